@@ -32,6 +32,8 @@ __all__ = [
     "XrayTasksError",
     "XrayUnavailableError",
     "exit_codes",
+    "redact",
+    "register_secret",
 ]
 
 
@@ -98,3 +100,19 @@ def exit_codes() -> dict[str, int]:
         out[cls.__name__] = cls.exit_code
         stack.extend(cls.__subclasses__())
     return out
+
+
+_SECRETS: set[str] = set()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that :func:`redact` can scrub it from any text we print."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``<redacted>`` (a last line of defence)."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "<redacted>")
+    return text

@@ -1,0 +1,28 @@
+"""Shared fixtures: a clean environment for every test, and a sandbox over loopback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No XRAY_*/INVOKE_* variable, proxy or .env of the developer's leaks into a test; the token cache
+    lives in a temporary folder."""
+    for name in list(os.environ):
+        if name.startswith(("XRAY_", "INVOKE_")) or name.lower() in ("https_proxy", "http_proxy", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("XRAY_ENV_FILE", str(cache / "no.env"))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run the test inside an empty temporary working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

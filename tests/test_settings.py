@@ -1,0 +1,109 @@
+"""Settings: one precedence for every value, clear errors for bad ones, secrets never shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xray_tasks.errors import SettingsError
+from xray_tasks.settings import REGIONS, resolve_settings
+
+
+def test_precedence_flag_env_dotenv_config_default(tmp_path: Path) -> None:
+    """A flag beats XRAY_*, which beats .env, which beats the Invoke config, which beats the default."""
+    env_file = tmp_path / ".env"
+    env_file.write_text("XRAY_PROJECT_KEY=FROMDOTENV\nXRAY_REVISION=dotenv-rev\nXRAY_FIX_VERSION=dotenv-v\n")
+    environ = {"XRAY_ENV_FILE": str(env_file), "XRAY_PROJECT_KEY": "FROMENV", "XRAY_REVISION": "env-rev"}
+    config = {"project_key": "FROMCONFIG", "revision": "config-rev", "fix_version": "config-v",
+              "test_plan_key": "CFG-1"}
+    s = resolve_settings(flags={"project_key": "FROMFLAG"}, config=config, environ=environ)
+    assert s.project_key == "FROMFLAG"
+    assert s.revision == "env-rev"
+    assert s.fix_version == "dotenv-v"
+    assert s.test_plan_key == "CFG-1"
+    assert s.report_format == "auto"
+    assert s.sources["project_key"] == "flag"
+    assert s.sources["revision"] == "env XRAY_REVISION"
+    assert s.sources["fix_version"].startswith(".env")
+    assert s.sources["test_plan_key"] == "invoke config xray.test_plan_key"
+
+
+def test_dotenv_never_overrides_a_real_environment_variable(tmp_path: Path) -> None:
+    """python-dotenv values sit below the process environment."""
+    env_file = tmp_path / "custom.env"
+    env_file.write_text("XRAY_CLIENT_ID=dotenv-id\nXRAY_VAR_BUILD=7\n")
+    s = resolve_settings(environ={"XRAY_ENV_FILE": str(env_file), "XRAY_CLIENT_ID": "real-id"})
+    assert s.client_id == "real-id"
+    assert s.variables == {"build": "7"}
+
+
+def test_region_picks_the_regional_host() -> None:
+    """XRAY_REGION=eu without XRAY_BASE_URL uses the EU host."""
+    assert resolve_settings(environ={"XRAY_REGION": "eu"}).base_url == REGIONS["eu"]
+    assert resolve_settings(environ={}).base_url == "https://xray.cloud.getxray.app"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("xray.cloud.getxray.app", "not an http(s) URL"),
+        ("https://xray.cloud.getxray.app/api/v2", "set XRAY_BASE_URL=https://xray.cloud.getxray.app"),
+        ("https://jira.example.com/rest/raven/2.0", "includes the API path"),
+        ("https://xray.cloud.getxray.app/foo", "has a path after the Xray Cloud host"),
+    ],
+    ids=["no scheme", "api path pasted in", "server api path", "path after cloud host"],
+)
+def test_bad_base_urls_are_refused_with_the_fix(url: str, expected: str) -> None:
+    """Each common base-URL mistake gets a message that says how to write it."""
+    with pytest.raises(SettingsError) as info:
+        resolve_settings(environ={"XRAY_BASE_URL": url})
+    assert expected in str(info.value)
+
+
+def test_base_url_is_normalised() -> None:
+    """Trailing and doubled slashes are removed, a Jira context path is kept."""
+    s = resolve_settings(environ={"XRAY_BASE_URL": "https://jira.example.com//jira/", "XRAY_DEPLOYMENT": "server"})
+    assert s.base_url == "https://jira.example.com/jira"
+
+
+def test_bad_number_names_the_variable_and_source() -> None:
+    """A non-number timeout is a SettingsError naming XRAY_TIMEOUT, not a ValueError traceback."""
+    with pytest.raises(SettingsError, match="XRAY_TIMEOUT"):
+        resolve_settings(environ={"XRAY_TIMEOUT": "soon"})
+
+
+def test_unknown_region_and_on_error_are_refused() -> None:
+    """Values outside the allowed sets are refused with the valid choices."""
+    with pytest.raises(SettingsError, match="global, us, eu, au"):
+        resolve_settings(environ={"XRAY_REGION": "mars"})
+    with pytest.raises(SettingsError, match="fail or XRAY_ON_ERROR=warn"):
+        resolve_settings(environ={"XRAY_ON_ERROR": "ignore"})
+
+
+def test_unknown_invoke_config_key_is_refused() -> None:
+    """A typo in invoke.yaml's xray section is reported, not ignored."""
+    with pytest.raises(SettingsError, match="projet_key"):
+        resolve_settings(config={"projet_key": "X"}, environ={})
+
+
+def test_environments_split_on_semicolons_commas_and_spaces() -> None:
+    """Xray separates environments with ';'; commas and spaces work too."""
+    s = resolve_settings(environ={"XRAY_TEST_ENVIRONMENTS": "chrome; linux,arm64"})
+    assert s.test_environments == ("chrome", "linux", "arm64")
+
+
+def test_deployment_is_inferred_from_server_credentials() -> None:
+    """A PAT and a Jira URL, with no Cloud credentials, mean Server/DC."""
+    s = resolve_settings(environ={"XRAY_BASE_URL": "https://jira.example.com", "XRAY_SERVER_TOKEN": "pat-123"})
+    assert s.deployment == "server"
+    assert resolve_settings(environ={"XRAY_CLIENT_ID": "x"}).deployment == "cloud"
+
+
+def test_secrets_are_hidden_in_repr_and_describe() -> None:
+    """The client secret shows in neither repr() nor the settings table."""
+    s = resolve_settings(environ={"XRAY_CLIENT_ID": "id-1", "XRAY_CLIENT_SECRET": "s3cr3t-value"})
+    assert "s3cr3t-value" not in repr(s)
+    table = s.describe()
+    assert "s3cr3t-value" not in str(table)
+    assert ("client_secret", "(set, hidden)", "env XRAY_CLIENT_SECRET") in table
