@@ -1,0 +1,225 @@
+"""Render the multipart ``info`` / ``testInfo`` JSON from Jinja templates, and check it before sending.
+
+Where a template comes from, first match wins: an explicit ``--info-template`` / ``--test-info-template``
+file; ``XRAY_TEMPLATE_DIR/<name>``; the bundled ``templates/`` (repo checkout or editable install) or
+``xray_tasks/templates`` (installed wheel).
+
+Rendering is strict: an undefined variable is an error (``StrictUndefined``); values are placed into
+JSON with the ``json`` filter; the rendered text must parse as JSON and have the fields Xray needs.
+Every error names the template file and line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xray_tasks.errors import TemplateError
+from xray_tasks.settings import Settings
+
+__all__ = ["TEMPLATE_NAMES", "RenderedTemplate", "build_context", "find_template", "render_template"]
+
+TEMPLATE_NAMES = {
+    ("cloud", "info"): "info.json.j2",
+    ("cloud", "testInfo"): "test-info.json.j2",
+    ("server", "info"): "info.server.json.j2",
+    ("server", "testInfo"): "test-info.server.json.j2",
+}
+CLOUD_XRAY_FIELDS = frozenset({"testPlanKey", "environments"})
+_SECRETISH = re.compile(r"SECRET|TOKEN|PASSW|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RenderedTemplate:
+    """A rendered, parsed and checked template."""
+
+    part: str  # "info" or "testInfo"
+    source: str  # the template file used
+    text: str
+    data: dict[str, Any]
+
+
+def bundled_template_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    return [here / "templates", here.parent / "templates"]
+
+
+def find_template(settings: Settings, part: str, explicit: str | None = None) -> Path:
+    """Locate the template for ``part`` ("info" or "testInfo"), or raise TemplateError."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise TemplateError(f"template {explicit} not found",
+                                f"check the path given to --{_flag(part)}-template")
+        return path
+    name = TEMPLATE_NAMES[(settings.deployment, part)]
+    dirs = ([Path(settings.template_dir).expanduser()] if settings.template_dir else [])
+    dirs += bundled_template_dirs()
+    for folder in dirs:
+        if (folder / name).is_file():
+            return folder / name
+    raise TemplateError(f"template {name} not found in {', '.join(str(d) for d in dirs)}",
+                        "reinstall xray-tasks, or put the file in XRAY_TEMPLATE_DIR")
+
+
+def _flag(part: str) -> str:
+    return "info" if part == "info" else "test-info"
+
+
+def _git(args: list[str]) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def git_context() -> dict[str, str]:
+    """Branch and commit of the working directory's git repo; empty outside a repo."""
+    commit = _git(["rev-parse", "HEAD"])
+    if not commit:
+        return {}
+    info = {"commit": commit, "short_commit": commit[:8]}
+    branch = os.environ.get("GITHUB_HEAD_REF") or os.environ.get("CI_COMMIT_REF_NAME") \
+        or os.environ.get("BRANCH_NAME") or _git(["rev-parse", "--abbrev-ref", "HEAD"])
+    if branch and branch != "HEAD":
+        info["branch"] = branch
+    return info
+
+
+def ci_context(environ: Mapping[str, str]) -> dict[str, str]:
+    """The CI system, build number and build URL, for the common CI systems."""
+    e = environ
+    if e.get("GITHUB_ACTIONS") == "true" and e.get("GITHUB_RUN_ID"):
+        server = e.get("GITHUB_SERVER_URL", "https://github.com")
+        return {"name": "github", "build": e["GITHUB_RUN_ID"],
+                "url": f"{server}/{e.get('GITHUB_REPOSITORY', '')}/actions/runs/{e['GITHUB_RUN_ID']}"}
+    if e.get("GITLAB_CI") and e.get("CI_PIPELINE_ID"):
+        return {"name": "gitlab", "build": e["CI_PIPELINE_ID"], "url": e.get("CI_PIPELINE_URL", "")}
+    if e.get("JENKINS_URL") and e.get("BUILD_NUMBER"):
+        return {"name": "jenkins", "build": e["BUILD_NUMBER"], "url": e.get("BUILD_URL", "")}
+    return {}
+
+
+def safe_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment without anything that looks like a secret, for templates."""
+    return {k: v for k, v in environ.items() if not _SECRETISH.search(k)}
+
+
+def build_context(settings: Settings, *, report: Any, run: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Variables every template sees (documented in the README)."""
+    environ = os.environ if environ is None else environ
+    shown = {name: value for name, value in vars(settings).items()
+             if name not in ("client_secret", "server_password", "server_token", "sources", "variables")}
+    return {
+        **shown,
+        "settings": shown,
+        "vars": dict(settings.variables),
+        "env": safe_environ(environ),
+        "git": git_context(),
+        "ci": ci_context(environ),
+        "run": dict(run or {}),
+        "report": report,
+    }
+
+
+def _environment(folder: Path) -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
+                             autoescape=False, keep_trailing_newline=True)
+    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
+    return env
+
+
+def _template_line(path: Path) -> int | None:
+    """Line of the template where the exception being handled was raised (Jinja rewrites tracebacks)."""
+    tb = sys.exc_info()[2]
+    line = None
+    target = str(path.resolve())
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in (target, str(path)):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def render_template(path: Path, part: str, context: Mapping[str, Any], deployment: str) -> RenderedTemplate:
+    """Render ``path`` with ``context``, parse the JSON and check it; raise TemplateError with file:line."""
+    import jinja2
+
+    env = _environment(path.parent)
+    try:
+        text = env.get_template(path.name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template {path} line {exc.lineno}: syntax error: {exc.message}",
+                            "fix the Jinja syntax (run with --dry-run to try again without sending)") from None
+    except jinja2.UndefinedError as exc:
+        line = _template_line(path)
+        at = f" line {line}" if line else ""
+        raise TemplateError(f"template {path}{at}: {exc.message}",
+                            "define it with --var NAME=VALUE or XRAY_VAR_NAME, or guard it with "
+                            "'is defined' in the template") from None
+    except jinja2.TemplateError as exc:
+        line = _template_line(path)
+        at = f" line {line}" if line else ""
+        raise TemplateError(f"template {path}{at}: {exc}", "fix the template") from None
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        line = _template_line(path)
+        at = f" line {line}" if line else ""
+        raise TemplateError(f"template {path}{at}: {type(exc).__name__}: {exc}", "fix the template") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        bad = text.splitlines()[exc.lineno - 1].strip() if text.splitlines() else ""
+        raise TemplateError(f"template {path} rendered invalid JSON at rendered line {exc.lineno} column "
+                            f"{exc.colno}: {exc.msg} (near {bad[:60]!r})",
+                            "put every value through the json filter: {{ value | json }}") from None
+    check_issue_json(data, part, deployment, str(path))
+    return RenderedTemplate(part=part, source=str(path), text=text, data=data)
+
+
+def check_issue_json(data: Any, part: str, deployment: str, source: str) -> None:
+    """Refuse issue JSON that Xray would reject, before anything is sent."""
+    def fail(problem: str, hint: str) -> None:
+        raise TemplateError(f"template {source} renders {part} JSON that {problem}", hint)
+
+    if not isinstance(data, dict) or not isinstance(data.get("fields"), dict):
+        fail("has no \"fields\" object", 'render a Jira create-issue body: {"fields": {...}}')
+    fields = data["fields"]
+    project = fields.get("project")
+    if part == "info":
+        if not isinstance(project, dict) or not (project.get("key") or project.get("id")):
+            fail("has no fields.project.key", "set XRAY_PROJECT_KEY (or --project) or fix the template")
+        summary = fields.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            fail("has no fields.summary", "give the Test Execution a summary (e.g. --var summary=...)")
+        issuetype = fields.get("issuetype")
+        if not isinstance(issuetype, dict) or not (issuetype.get("name") or issuetype.get("id")):
+            fail("has no fields.issuetype", 'add "issuetype": {"name": "Test Execution"}')
+    elif project is not None and (not isinstance(project, dict) or not (project.get("key") or project.get("id"))):
+        fail("has an empty fields.project", "set XRAY_PROJECT_KEY (or --project) or fix the template")
+    extra = data.get("xrayFields")
+    if extra is not None:
+        if deployment != "cloud":
+            fail("uses xrayFields, which only Xray Cloud accepts",
+                 "on Server/DC put the Test Plan and environments into their custom fields")
+        if not isinstance(extra, dict):
+            fail("has an xrayFields that is not an object", 'use "xrayFields": {"testPlanKey": ...}')
+        invalid = sorted(set(extra) - CLOUD_XRAY_FIELDS)
+        if invalid:
+            fail(f"has xrayFields Xray Cloud rejects: {', '.join(invalid)}",
+                 "xrayFields takes only testPlanKey and environments")
+    for name, value in fields.items():
+        if name.startswith("customfield_") or name in ("project", "summary", "issuetype"):
+            continue
+        if value is None:
+            fail(f"sets fields.{name} to null", f"leave fields.{name} out when it has no value")
