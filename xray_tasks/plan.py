@@ -1,0 +1,248 @@
+"""The import plan: which endpoint, which query, which body — decided without any I/O.
+
+Xray's import API differs by format and deployment (see ``../shared/xray-api.md`` §3, §4, §8):
+
+* Cloud, XML formats (junit, testng, nunit, xunit, robot): the report is the raw body, options are
+  query parameters.
+* Server/DC, XML formats: multipart with one part ``file``, options are query parameters.
+* JSON formats (xray, cucumber, behave), both: raw JSON body and **no** query parameters. Xray JSON
+  carries the options inside (``info``, ``testExecutionKey``); Cucumber and Behave cannot carry them.
+* Multipart (all formats): the report plus ``info`` (new Test Execution) and optional ``testInfo``;
+  part names are ``results``/``info``/``testInfo`` on Cloud, ``file`` or ``result``/``info``/``testInfo``
+  on Server. Multipart always creates a *new* Test Execution.
+
+:func:`decide` picks standard or multipart from what the user asked for and refuses what the API
+cannot do; :func:`build_plan` assembles the request. Neither reads files nor talks to the network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from xray_tasks.errors import SettingsError
+from xray_tasks.formats import FORMAT_LABELS, JSON_FORMATS
+from xray_tasks.settings import Settings
+
+__all__ = ["Decision", "ImportPlan", "Part", "build_plan", "decide", "endpoint_path"]
+
+CONTENT_TYPES = {True: "application/json", False: "application/xml"}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Standard or multipart, and why (each note is told to the user)."""
+
+    multipart: bool
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Part:
+    """One multipart part: the report file (``path``) or rendered JSON (``data``)."""
+
+    name: str
+    filename: str
+    content_type: str
+    path: Path | None = None
+    data: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """Everything needed to send one import request, and to show it in a dry run."""
+
+    deployment: str
+    format: str
+    detected: bool
+    endpoint: str  # path below the base URL
+    query: Mapping[str, str]
+    report: Path
+    multipart: bool
+    content_type: str | None = None  # raw body only
+    body: bytes | None = None  # raw body rewritten in memory (Xray JSON with options), else the file
+    parts: tuple[Part, ...] = ()
+    rendered: Mapping[str, Any] = field(default_factory=dict)  # part name -> parsed JSON
+    notes: tuple[str, ...] = ()
+    creates_execution: bool = True
+    test_exec_key: str | None = None
+
+    def url(self, base_url: str) -> str:
+        query = f"?{urlencode(self.query)}" if self.query else ""
+        return f"{base_url}{self.endpoint}{query}"
+
+    def describe(self, base_url: str, auth: str) -> str:
+        """Human-readable request, as a dry run prints it; the credential is always redacted."""
+        lines = [f"POST {self.url(base_url)}", f"  Authorization: {auth} <redacted>"]
+        label = f"{FORMAT_LABELS[self.format]}{', detected from content' if self.detected else ''}"
+        if not self.multipart:
+            lines.append(f"  Content-Type: {self.content_type}")
+            how = "rewritten in memory with the options above" if self.body is not None else "streamed"
+            lines.append(f"  body: {self.report} ({label}; {how})")
+        else:
+            lines.append("  Content-Type: multipart/form-data")
+            for part in self.parts:
+                what = str(part.path) if part.path else f"{part.filename}, rendered"
+                lines.append(f"  part {part.name!r}: {what} ({part.content_type})")
+            for name, data in self.rendered.items():
+                lines.append(f"  --- {name} ---")
+                lines.extend("  " + line for line in json.dumps(data, indent=2, ensure_ascii=False).splitlines())
+        lines.append("  creates a new Test Execution" if self.creates_execution
+                     else f"  imports into {self.test_exec_key}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+    def to_dict(self, base_url: str) -> dict[str, Any]:
+        return {
+            "method": "POST", "url": self.url(base_url), "endpoint": self.endpoint, "query": dict(self.query),
+            "format": self.format, "detected": self.detected, "file": str(self.report),
+            "multipart": self.multipart, "content_type": self.content_type,
+            "parts": [{"name": p.name, "filename": p.filename, "content_type": p.content_type} for p in self.parts],
+            "rendered": dict(self.rendered), "notes": list(self.notes),
+            "creates_execution": self.creates_execution, "test_exec_key": self.test_exec_key,
+        }
+
+
+def endpoint_path(deployment: str, fmt: str, multipart: bool) -> str:
+    root = "/api/v2" if deployment == "cloud" else "/rest/raven/2.0"
+    fmt_path = "" if fmt == "xray" else f"/{fmt}"
+    return f"{root}/import/execution{fmt_path}{'/multipart' if multipart else ''}"
+
+
+def _execution_options(s: Settings) -> list[str]:
+    named = [("test plan", s.test_plan_key), ("test environments", s.test_environments),
+             ("revision", s.revision), ("fix version", s.fix_version)]
+    return [name for name, value in named if value]
+
+
+def decide(s: Settings, fmt: str, *, multipart: bool = False, templates: bool = False,
+           variables: bool = False) -> Decision:
+    """Choose standard or multipart; refuse combinations the API cannot do, with the reason.
+
+    ``multipart`` is the user's ``--multipart``; ``templates`` and ``variables`` say whether they gave
+    ``--info-template``/``--test-info-template`` or ``--var`` (only multipart uses them).
+    """
+    notes: list[str] = []
+    want = multipart
+    if not want and (templates or variables):
+        want = True
+        notes.append("using the multipart endpoint because templates/--var only apply to it")
+    if fmt in ("cucumber", "behave"):
+        if s.test_exec_key:
+            raise SettingsError(
+                f"cannot import {FORMAT_LABELS[fmt]} into the existing Test Execution {s.test_exec_key}: "
+                f"Xray's {fmt} endpoints take no testExecKey and multipart always creates a new one",
+                "drop --test-exec / XRAY_TEST_EXEC_KEY, or convert the results to Xray JSON")
+        carried = _execution_options(s)
+        if carried and not want:
+            want = True
+            notes.append(f"using the multipart endpoint because the standard {fmt} endpoint cannot carry "
+                         f"the {', '.join(carried)}")
+    if want and s.test_exec_key:
+        raise SettingsError(
+            f"cannot import into the existing Test Execution {s.test_exec_key} with multipart: "
+            "Xray's multipart endpoints always create a new Test Execution",
+            "drop --multipart, templates and --var to import into it, or drop --test-exec")
+    if want:
+        if not s.project_key:
+            raise SettingsError("no project key for the new Test Execution",
+                                "set XRAY_PROJECT_KEY or pass --project KEY")
+        if s.deployment == "server":
+            if s.test_plan_key and not s.server_test_plan_field:
+                raise SettingsError(
+                    "a test plan was asked for, but Server/DC multipart needs the Test Plan custom field id",
+                    "set XRAY_SERVER_TEST_PLAN_FIELD (e.g. customfield_11807; see GET /rest/api/2/field)")
+            if s.test_environments and not s.server_environments_field:
+                raise SettingsError(
+                    "test environments were asked for, but Server/DC multipart needs their custom field id",
+                    "set XRAY_SERVER_ENVIRONMENTS_FIELD (e.g. customfield_11805; see GET /rest/api/2/field)")
+        if s.deployment == "cloud" and s.revision:
+            notes.append("Xray Cloud's multipart info has no revision field: the default template writes "
+                         "the revision into the description")
+    elif fmt not in JSON_FORMATS and not (s.project_key or s.test_exec_key):
+        raise SettingsError("no project key and no Test Execution key",
+                            "set XRAY_PROJECT_KEY (or --project KEY), or XRAY_TEST_EXEC_KEY to import into one")
+    elif fmt == "xray" and not s.project_key and not s.test_exec_key:
+        notes.append("no project key given: the report's own info.project (if any) is used")
+    return Decision(multipart=want, notes=tuple(notes))
+
+
+def build_plan(s: Settings, report: Path, fmt: str, decision: Decision, *, detected: bool = False,
+               info: Mapping[str, Any] | None = None, test_info: Mapping[str, Any] | None = None,
+               xray_report: Mapping[str, Any] | None = None) -> ImportPlan:
+    """Assemble the request. ``xray_report`` is the parsed Xray JSON when options must go inside it."""
+    is_json = fmt in JSON_FORMATS
+    endpoint = endpoint_path(s.deployment, fmt, decision.multipart)
+    notes = list(decision.notes)
+    common = {"deployment": s.deployment, "format": fmt, "detected": detected, "endpoint": endpoint,
+              "report": report}
+    if decision.multipart:
+        if info is None:
+            raise ValueError("a multipart plan needs the rendered info")
+        # Cloud names the report part "results"; Server "result" for JSON formats and "file" for XML.
+        report_part = "results" if s.deployment == "cloud" else ("result" if is_json else "file")
+        parts = [Part(report_part, report.name, CONTENT_TYPES[is_json], path=report),
+                 Part("info", "info.json", "application/json", data=_dump(info))]
+        rendered: dict[str, Any] = {"info": info}
+        if test_info is not None:
+            parts.append(Part("testInfo", "testInfo.json", "application/json", data=_dump(test_info)))
+            rendered["testInfo"] = test_info
+        return ImportPlan(**common, query={}, multipart=True, parts=tuple(parts), rendered=rendered,
+                          notes=tuple(notes), creates_execution=True)
+
+    if is_json:
+        body = None
+        if fmt == "xray" and xray_report is not None:
+            merged, changed = merge_xray_options(s, xray_report)
+            if changed:
+                body = _dump(merged)
+                notes.append(f"set {', '.join(changed)} inside the Xray JSON (its endpoint takes no query "
+                             "parameters)")
+        exec_key = (s.test_exec_key or (xray_report or {}).get("testExecutionKey")) if fmt == "xray" else None
+        return ImportPlan(**common, query={}, multipart=False, content_type="application/json", body=body,
+                          notes=tuple(notes), creates_execution=not exec_key, test_exec_key=exec_key)
+
+    query = standard_query(s)
+    if s.deployment == "cloud":
+        return ImportPlan(**common, query=query, multipart=False, content_type="application/xml",
+                          notes=tuple(notes), creates_execution=not s.test_exec_key,
+                          test_exec_key=s.test_exec_key)
+    parts = (Part("file", report.name, "application/xml", path=report),)
+    return ImportPlan(**common, query=query, multipart=True, parts=parts, notes=tuple(notes),
+                      creates_execution=not s.test_exec_key, test_exec_key=s.test_exec_key)
+
+
+def standard_query(s: Settings) -> dict[str, str]:
+    """Query parameters of the standard XML endpoints (names are case-sensitive)."""
+    query = {"projectKey": s.project_key, "testExecKey": s.test_exec_key, "testPlanKey": s.test_plan_key,
+             "testEnvironments": ";".join(s.test_environments) or None, "revision": s.revision,
+             "fixVersion": s.fix_version}
+    return {k: v for k, v in query.items() if v}
+
+
+def merge_xray_options(s: Settings, report: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Put the options into an Xray JSON report (options win over the report's own values)."""
+    merged = dict(report)
+    changed: list[str] = []
+    if s.test_exec_key and merged.get("testExecutionKey") != s.test_exec_key:
+        merged["testExecutionKey"] = s.test_exec_key
+        changed.append("testExecutionKey")
+    info = dict(merged.get("info") or {})
+    wanted = {"project": s.project_key, "testPlanKey": s.test_plan_key,
+              "testEnvironments": list(s.test_environments) or None, "revision": s.revision,
+              "version": s.fix_version}
+    for key, value in wanted.items():
+        if value and info.get(key) != value:
+            info[key] = value
+            changed.append(f"info.{key}")
+    if info:
+        merged["info"] = info
+    return merged, changed
+
+
+def _dump(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode("utf-8")
