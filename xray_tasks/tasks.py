@@ -1,0 +1,322 @@
+"""The Invoke tasks: thin wrappers that parse flags, call the library, and exit cleanly.
+
+Chains: ``run-tests`` → ``authenticate`` → ``import-results`` work as separate ``invoke`` calls (the run
+is recorded in a state file, the token in the token cache) and in one call
+(``invoke run-tests authenticate import-results``); ``ci`` is the one-shot chain. Settings are resolved
+by :func:`xray_tasks.settings.resolve_settings` inside each task, never through pre-tasks, because
+Invoke's pre-tasks do not see a mounted collection's config (pyinvoke/invoke#736).
+
+Heavy imports (httpx, Jinja2, the sandbox) happen inside the tasks, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json as _json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from xray_tasks.errors import SettingsError, XrayTasksError, redact
+from xray_tasks.settings import Settings, resolve_settings
+
+if TYPE_CHECKING:
+    from xray_tasks.client import XrayClient
+    from xray_tasks.importer import ImportOutcome
+
+__all__ = ["authenticate", "ci", "demo", "import_results", "ns", "run_tests", "sandbox"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit code of ``run-tests``/``ci`` is the tests' own; these are ours (see errors.py for the rest).
+EXIT_OK = 0
+
+
+def exits_cleanly(func: F) -> F:
+    """Turn our errors into ``Exit(message, code)`` so no user error ends in a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(c, *args, **kwargs)
+        except XrayTasksError as exc:
+            raise Exit(redact(f"xray-tasks: error: {exc}"), code=exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def err(message: str) -> None:
+    print(redact(message), file=sys.stderr, flush=True)
+
+
+def _config(c: Context) -> dict[str, Any]:
+    section = c.config.get("xray", None)
+    return dict(section) if section else {}
+
+
+def settings_for(c: Context, **flags: Any) -> Settings:
+    return resolve_settings(flags=flags, config=_config(c), variables=flags.pop("variables", None))
+
+
+def parse_vars(pairs: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise SettingsError(f"--var {pair!r} is not NAME=VALUE with NAME a plain identifier",
+                                "write e.g. --var summary='Nightly run' (letters, digits, underscores)")
+        out[name] = value
+    return out
+
+
+def _client(s: Settings) -> XrayClient:
+    from xray_tasks.client import XrayClient
+
+    return XrayClient(s, log=err)
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
+
+
+COMMON_HELP = {
+    "base_url": "Xray Cloud host, or Jira base URL for Server/DC (XRAY_BASE_URL)",
+    "region": "Xray Cloud region: global, us, eu, au (XRAY_REGION)",
+    "deployment": "cloud or server (XRAY_DEPLOYMENT)",
+}
+
+
+@task(help={**COMMON_HELP,
+            "print_token": "print the bare token alone on stdout, for scripts (Cloud)",
+            "force": "authenticate even when a cached token is still valid"})
+@exits_cleanly
+def authenticate(c: Context, print_token: bool = False, force: bool = False, base_url: str | None = None,
+                 region: str | None = None, deployment: str | None = None) -> None:
+    """Get an Xray token (cached on disk for later steps); never prints it unless asked."""
+    s = settings_for(c, base_url=base_url, region=region, deployment=deployment)
+    with _client(s) as client:
+        if not s.is_cloud:
+            me = client.check_server_credentials()
+            who = me.get("name") or me.get("displayName") or "the configured user"
+            err(f"authenticated to Xray Server/DC at {s.base_url} as {who} ({client.auth_scheme()})")
+            return
+        token = client.authenticate(force=force)
+    if print_token:
+        print(token.value, flush=True)
+        return
+    how = "cached token" if token.from_cache else "new token"
+    err(f"authenticated to {s.base_url} ({how}, valid until {_when(token.expires_at)})")
+
+
+IMPORT_HELP = {
+    "report": "report path, directory or glob (repeatable; XRAY_REPORT)",
+    "format": "auto (detect from content) or xray, cucumber, behave, junit, testng, nunit, xunit, robot",
+    "project": "Jira project key (XRAY_PROJECT_KEY)",
+    "test_exec": "import into this existing Test Execution (XRAY_TEST_EXEC_KEY)",
+    "test_plan": "link the Test Execution to this Test Plan (XRAY_TEST_PLAN_KEY)",
+    "test_env": "Test Environment (repeatable; XRAY_TEST_ENVIRONMENTS)",
+    "revision": "source revision (XRAY_REVISION)",
+    "fix_version": "fix version name (XRAY_FIX_VERSION)",
+    "multipart": "use the multipart endpoint with the info/testInfo templates (always a new Test Execution)",
+    "info_template": "Jinja template file for the Test Execution's info JSON",
+    "test_info_template": "Jinja template file for the testInfo JSON of created Tests",
+    "var": "template variable NAME=VALUE (repeatable; also XRAY_VAR_NAME)",
+    "dry_run": "print the request(s) with the rendered JSON and send nothing",
+    "json": "print one JSON object with the result instead of text",
+    "allow_stale": "import a report even if it is older than the recorded test run",
+}
+
+
+def _import_flags(project: str | None, test_exec: str | None, test_plan: str | None, test_env: list[str] | None,
+                  revision: str | None, fix_version: str | None, report: list[str] | None,
+                  format: str | None) -> dict[str, Any]:
+    return {"project_key": project, "test_exec_key": test_exec, "test_plan_key": test_plan,
+            "test_environments": tuple(test_env or ()) or None, "revision": revision,
+            "fix_version": fix_version, "report": tuple(report or ()) or None, "report_format": format}
+
+
+def run_import(s: Settings, *, multipart: bool, info_template: str | None, test_info_template: str | None,
+               cli_vars: bool, dry_run: bool, as_json: bool, allow_stale: bool) -> ImportOutcome | None:
+    """Import the configured reports and print the result; None on a dry run."""
+    from xray_tasks import formats
+    from xray_tasks.importer import ImportOptions, find_reports, import_reports, prepare_plan
+    from xray_tasks.runrecord import load_record
+
+    paths = find_reports(s.report)
+    options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
+                            test_info_template=test_info_template, cli_vars=cli_vars, allow_stale=allow_stale)
+    record = load_record(Path(s.state_file))
+    if dry_run:
+        plan = prepare_plan(s, paths[:1], options, record)
+        auth = "Bearer" if s.is_cloud else ("Bearer" if s.server_token else "Basic")
+        if as_json:
+            print(_json.dumps({"dry_run": True, **plan.to_dict(s.base_url),
+                               "more_files": [str(p) for p in paths[1:]]}, ensure_ascii=False))
+        else:
+            if plan.detected:
+                err(f"detected {formats.FORMAT_LABELS[plan.format]} in {plan.report}")
+            print(plan.describe(s.base_url, auth))
+            for p in paths[1:]:
+                print(f"then: {p} into the Test Execution created above (standard endpoint)")
+            print("dry run: nothing was sent")
+        return None
+
+    def on_plan(plan: Any) -> None:
+        if plan.detected:
+            err(f"detected {formats.FORMAT_LABELS[plan.format]} in {plan.report}")
+        for note in plan.notes:
+            err(f"note: {note}")
+
+    def on_result(plan: Any, result: Any) -> None:
+        err(f"POST {plan.endpoint} {plan.report.name}: {result.status} in {result.duration:.2f}s → {result.key}")
+
+    with _client(s) as client:
+        outcome = import_reports(s, paths, options, client, record, on_plan=on_plan, on_result=on_result)
+    plan, result = outcome.results[0]
+    if as_json:
+        print(_json.dumps({
+            "key": result.key, "id": result.id, "url": result.url, "format": plan.format,
+            "endpoint": plan.endpoint, "file": str(plan.report), "files": [str(p.report) for p, _ in outcome.results],
+            "duration": round(outcome.duration, 3), "requests": len(outcome.results),
+        }, ensure_ascii=False))
+    else:
+        where = f": {result.url}" if result.url else " (set XRAY_JIRA_URL for a browse link)"
+        count = len(outcome.results)
+        what = plan.report.name if count == 1 else f"{count} reports"
+        print(f"Imported {what} ({formats.FORMAT_LABELS[plan.format]}) into {result.key}{where}", flush=True)
+    return outcome
+
+
+@task(help={**IMPORT_HELP, **COMMON_HELP}, iterable=["report", "test_env", "var"])
+@exits_cleanly
+def import_results(c: Context, report: list[str] | None = None, format: str | None = None,
+                   project: str | None = None, test_exec: str | None = None, test_plan: str | None = None,
+                   test_env: list[str] | None = None, revision: str | None = None, fix_version: str | None = None,
+                   multipart: bool = False, info_template: str | None = None,
+                   test_info_template: str | None = None, var: list[str] | None = None, dry_run: bool = False,
+                   json: bool = False, allow_stale: bool = False, base_url: str | None = None,
+                   region: str | None = None, deployment: str | None = None) -> None:
+    """Import test reports into Xray and print the Test Execution key and link."""
+    variables = parse_vars(var)
+    s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
+                                        format),
+                     base_url=base_url, region=region, deployment=deployment, variables=variables)
+    outcome = run_import(s, multipart=multipart, info_template=info_template,
+                         test_info_template=test_info_template, cli_vars=bool(variables), dry_run=dry_run,
+                         as_json=json, allow_stale=allow_stale)
+    tests_exit = c.config.get("xray_tasks_tests_exit", 0)
+    if outcome is not None and tests_exit:
+        raise Exit(f"xray-tasks: tests failed (exit {tests_exit}); their results were imported into "
+                   f"{', '.join(outcome.keys)}", code=tests_exit)
+
+
+def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool) -> int:
+    """Run the tests, stream their output, record the run; return the tests' exit code."""
+    from xray_tasks.runrecord import RunRecord, save_record
+
+    cmd = command or s.test_command
+    if not cmd:
+        raise SettingsError("no test command", "set XRAY_TEST_COMMAND or pass --command 'pytest --junitxml=...'")
+    if remainder:
+        cmd = f"{cmd} {remainder}"
+    if clean:
+        _clean_reports(s.report)
+    err(f"running: {cmd}")
+    started = time.time()
+    result = c.run(cmd, warn=True, pty=False, in_stream=False, echo=False)
+    finished = time.time()
+    code = result.exited if result is not None and result.exited is not None else 1
+    save_record(Path(s.state_file), RunRecord(command=cmd, started=started, finished=finished, exit_code=code,
+                                              reports=s.report))
+    c.config["xray_tasks_tests_exit"] = code
+    state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
+    err(f"tests {state} — {finished - started:.1f}s, recorded in {s.state_file}")
+    return code
+
+
+def _clean_reports(patterns: tuple[str, ...]) -> None:
+    import glob
+
+    for pattern in patterns:
+        for match in glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]:
+            path = Path(match)
+            if path.is_file():
+                path.unlink()
+                err(f"removed old report {path}")
+
+
+@task(help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
+            "report": "report path/glob the tests write (repeatable; XRAY_REPORT), recorded for later steps",
+            "clean": "delete the report files before running, so a failed run leaves no stale report"},
+      iterable=["report"])
+@exits_cleanly
+def run_tests(c: Context, command: str | None = None, report: list[str] | None = None, clean: bool = False) -> None:
+    """Run the tests and record the run for import-results (test failures don't stop the chain)."""
+    s = settings_for(c, test_command=command, report=tuple(report or ()) or None)
+    run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
+
+
+@task(help={**IMPORT_HELP, **COMMON_HELP,
+            "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
+            "clean": "delete the report files before running the tests",
+            "on_error": "fail: an import failure fails the step; warn: warn and exit with the tests' code"},
+      iterable=["report", "test_env", "var"])
+@exits_cleanly
+def ci(c: Context, command: str | None = None, report: list[str] | None = None, format: str | None = None,
+       project: str | None = None, test_plan: str | None = None, test_env: list[str] | None = None,
+       revision: str | None = None, fix_version: str | None = None, multipart: bool = False,
+       info_template: str | None = None, test_info_template: str | None = None, var: list[str] | None = None,
+       json: bool = False, clean: bool = False, on_error: str | None = None, base_url: str | None = None,
+       region: str | None = None, deployment: str | None = None) -> None:
+    """Run the tests, authenticate and import the results; exit with the tests' exit code."""
+    variables = parse_vars(var)
+    s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
+                     test_command=command, on_error=on_error, base_url=base_url, region=region,
+                     deployment=deployment, variables=variables)
+    tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
+    try:
+        if s.is_cloud:
+            with _client(s) as client:
+                client.authenticate()
+        outcome = run_import(s, multipart=multipart, info_template=info_template,
+                             test_info_template=test_info_template, cli_vars=bool(variables), dry_run=False,
+                             as_json=json, allow_stale=False)
+    except XrayTasksError as exc:
+        if s.on_error == "warn":
+            err(f"xray-tasks: warning: import failed, continuing (XRAY_ON_ERROR=warn): {exc}")
+            raise Exit(code=tests_exit) from None
+        raise
+    if tests_exit:
+        keys = ", ".join(outcome.keys) if outcome else "-"
+        raise Exit(f"xray-tasks: tests failed (exit {tests_exit}); their results were imported into {keys}",
+                   code=tests_exit)
+
+
+@task(help={"port": "port on 127.0.0.1 (0 picks a free one)", "db": "SQLite file (default: in memory)",
+            "host": "address to listen on (default 127.0.0.1)"})
+@exits_cleanly
+def sandbox(c: Context, port: int = 8765, db: str = ":memory:", host: str = "127.0.0.1") -> None:
+    """Run the local Xray stand-in (Cloud and Server/DC API) in the foreground."""
+    from xray_tasks.sandbox import serve
+
+    serve(host=host, port=port, db=db, out=sys.stdout)
+
+
+@task(help={"keep": "keep the sandbox running after the demo, until Ctrl-C"})
+@exits_cleanly
+def demo(c: Context, keep: bool = False) -> None:
+    """Try everything on a local Xray stand-in: run example tests, authenticate, import."""
+    from xray_tasks.demo import run_demo
+
+    run_demo(keep=keep)
+
+
+ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo)
