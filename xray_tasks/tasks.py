@@ -316,7 +316,7 @@ def demo(c: Context, keep: bool = False) -> None:
     """Try everything on a local Xray stand-in: run example tests, authenticate, import."""
     from xray_tasks.demo import run_demo
 
-    run_demo(keep=keep)
+    run_demo(c, keep=keep)
 
 
 ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo)

@@ -1,0 +1,124 @@
+"""``xray-tasks demo``: the whole flow on a local Xray stand-in, with no credentials and no network.
+
+It starts the sandbox on a free loopback port, runs the bundled pytest suite through ``run-tests``
+(and the bundled TestNG suite when a JDK and Debian's TestNG jars are present), authenticates, imports
+with the standard endpoint and with multipart + the default templates, and prints what the sandbox
+recorded for each Test Execution.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from invoke.context import Context
+
+from xray_tasks.errors import SettingsError
+from xray_tasks.settings import Settings, resolve_settings
+
+__all__ = ["run_demo", "testng_classpath"]
+
+SUITES = Path(__file__).resolve().parent / "demo_suites"
+TESTNG_JARS = ("testng.jar", "jcommander.jar", "slf4j-api.jar", "slf4j-nop.jar")
+JAVA_DIRS = (Path("/usr/share/java"),)
+
+
+def testng_classpath() -> str | None:
+    """Classpath of Debian's TestNG (libtestng7-java + libjcommander-java), or None when absent."""
+    if not (shutil.which("java") and shutil.which("javac")):
+        return None
+    for folder in JAVA_DIRS:
+        jars = [folder / name for name in TESTNG_JARS]
+        if all(j.is_file() for j in jars[:3]):
+            return os.pathsep.join(str(j) for j in jars if j.is_file())
+    return None
+
+
+def testng_command(work: Path, classpath: str) -> str:
+    """Compile and run the bundled TestNG suite; writes ``work/testng/testng-results.xml``."""
+    source = SUITES / "testng" / "CalculatorTest.java"
+    classes = work / "testng-classes"
+    q = shlex.quote
+    # Only the XML reporter: Debian's jar lacks the HTML reporter's resources.
+    return (f"javac -cp {q(classpath)} -d {q(str(classes))} {q(str(source))} && "
+            f"java -cp {q(classpath + os.pathsep + str(classes))} org.testng.TestNG -usedefaultlisteners false "
+            f"-listener org.testng.reporters.XMLReporter -d {q(str(work / 'testng'))} -testclass CalculatorTest")
+
+
+def pytest_command(junit: Path, work: Path) -> str:
+    q = shlex.quote
+    return (f"{q(sys.executable)} -m pytest {q(str(SUITES / 'pytest_calc'))} -q -p no:cacheprovider "
+            f"--rootdir {q(str(work))} -c {q(os.devnull)} --junitxml {q(str(junit))}")
+
+
+def _settings(url: str, client_id: str, client_secret: str, work: Path, report: Path, command: str) -> Settings:
+    flags = {"base_url": url, "client_id": client_id, "client_secret": client_secret, "project_key": "DEMO",
+             "test_plan_key": "DEMO-1", "test_environments": ("demo",), "revision": "demo",
+             "token_cache": str(work / "tokens.json"), "state_file": str(work / ".xray-run.json"),
+             "report": (str(report),), "test_command": command}
+    return resolve_settings(flags=flags, environ={"XRAY_ENV_FILE": os.devnull})
+
+
+def run_demo(c: Context, keep: bool = False) -> None:
+    from xray_tasks.client import XrayClient
+    from xray_tasks.sandbox import Sandbox
+    from xray_tasks.tasks import err, run_import, run_test_command
+
+    if importlib.util.find_spec("pytest") is None:
+        raise SettingsError("the demo runs a small pytest suite, but pytest is not installed",
+                            "pip install 'xray-tasks[demo]' (or pip install pytest)")
+    work = Path(tempfile.mkdtemp(prefix="xray-tasks-demo-"))
+    sb = Sandbox().start()
+    try:
+        print(f"Local Xray stand-in on {sb.url} (no network, no real credentials). Working in {work}.\n")
+        junit = work / "junit.xml"
+        s = _settings(sb.url, sb.client_id, sb.client_secret, work, junit, pytest_command(junit, work))
+        print("1. run-tests: the bundled pytest suite (one test fails and one is skipped on purpose)")
+        run_test_command(c, s, None, "", clean=True)
+        print("\n2. authenticate")
+        with XrayClient(s, log=err) as client:
+            token = client.authenticate()
+        print(f"   token obtained, cached in {s.token_cache}, expires in "
+              f"{(token.expires_at - time.time()) / 3600:.0f} h (never printed)")
+        keys: list[tuple[str, str]] = []
+        print("\n3. import-results (standard JUnit endpoint, options as query parameters)")
+        outcome = run_import(s, multipart=False, info_template=None, test_info_template=None, cli_vars=False,
+                             dry_run=False, as_json=False, allow_stale=False)
+        keys += [(k, "JUnit, standard") for k in (outcome.keys if outcome else [])]
+        print("\n4. import-results --multipart --var summary=... (Test Execution fields from the templates)")
+        s_mp = s.with_(variables={"summary": "Demo: calculator suite via xray-tasks"})
+        outcome = run_import(s_mp, multipart=True, info_template=None, test_info_template=None, cli_vars=True,
+                             dry_run=False, as_json=False, allow_stale=False)
+        keys += [(k, "JUnit, multipart") for k in (outcome.keys if outcome else [])]
+        classpath = testng_classpath()
+        if classpath:
+            print("\n5. run-tests + import-results for the bundled TestNG suite")
+            results = work / "testng" / "testng-results.xml"
+            s_ng = s.with_(report=(str(results),), test_command=testng_command(work, classpath))
+            run_test_command(c, s_ng, None, "", clean=True)
+            outcome = run_import(s_ng, multipart=False, info_template=None, test_info_template=None,
+                                 cli_vars=False, dry_run=False, as_json=False, allow_stale=False)
+            keys += [(k, "TestNG, standard") for k in (outcome.keys if outcome else [])]
+        else:
+            print("\n5. TestNG skipped: needs java, javac and Debian's libtestng7-java + libjcommander-java")
+        print("\nWhat the stand-in recorded:")
+        for key, how in keys:
+            execution = sb.store.execution(key) or {}
+            counts = ", ".join(f"{n} {status}" for status, n in sorted((execution.get("counts") or {}).items()))
+            print(f"  {key}  {how:<17} {execution.get('summary', '')!r}: {counts}")
+        print(f"\nDone: {len(keys)} Test Executions created. Browse them as JSON at {sb.url}/sandbox/executions")
+        if keep:
+            print("The stand-in keeps running; press Ctrl-C to stop it.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        sb.stop()
