@@ -67,8 +67,9 @@ def _settings(url: str, client_id: str, client_secret: str, work: Path, report: 
 
 def run_demo(c: Context, keep: bool = False) -> None:
     from xray_tasks.client import XrayClient
+    from xray_tasks.importer import ImportOptions
     from xray_tasks.sandbox import Sandbox
-    from xray_tasks.tasks import err, run_import, run_test_command
+    from xray_tasks.tasks import Output, err, run_import, run_test_command
 
     if importlib.util.find_spec("pytest") is None:
         raise SettingsError("the demo runs a small pytest suite, but pytest is not installed",
@@ -88,13 +89,11 @@ def run_demo(c: Context, keep: bool = False) -> None:
               f"{(token.expires_at - time.time()) / 3600:.0f} h (never printed)")
         keys: list[tuple[str, str]] = []
         print("\n3. import-results (standard JUnit endpoint, options as query parameters)")
-        outcome = run_import(s, multipart=False, info_template=None, test_info_template=None, cli_vars=False,
-                             dry_run=False, as_json=False, allow_stale=False)
+        outcome = run_import(s, ImportOptions(), Output())
         keys += [(k, "JUnit, standard") for k in (outcome.keys if outcome else [])]
         print("\n4. import-results --multipart --var summary=... (Test Execution fields from the templates)")
         s_mp = s.with_(variables={"summary": "Demo: calculator suite via xray-tasks"})
-        outcome = run_import(s_mp, multipart=True, info_template=None, test_info_template=None, cli_vars=True,
-                             dry_run=False, as_json=False, allow_stale=False)
+        outcome = run_import(s_mp, ImportOptions(multipart=True, cli_vars=True), Output())
         keys += [(k, "JUnit, multipart") for k in (outcome.keys if outcome else [])]
         classpath = testng_classpath()
         if classpath:
@@ -102,8 +101,7 @@ def run_demo(c: Context, keep: bool = False) -> None:
             results = work / "testng" / "testng-results.xml"
             s_ng = s.with_(report=(str(results),), test_command=testng_command(work, classpath))
             run_test_command(c, s_ng, None, "", clean=True)
-            outcome = run_import(s_ng, multipart=False, info_template=None, test_info_template=None,
-                                 cli_vars=False, dry_run=False, as_json=False, allow_stale=False)
+            outcome = run_import(s_ng, ImportOptions(), Output())
             keys += [(k, "TestNG, standard") for k in (outcome.keys if outcome else [])]
         else:
             print("\n5. TestNG skipped: needs java, javac and Debian's libtestng7-java + libjcommander-java")

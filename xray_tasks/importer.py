@@ -11,14 +11,16 @@ from __future__ import annotations
 import glob
 import json
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from xray_tasks import formats
+from xray_tasks import formats, merge
 from xray_tasks.errors import ReportError, SettingsError, StaleReportError
 from xray_tasks.plan import ImportPlan, build_plan, decide
 from xray_tasks.runrecord import RunRecord
@@ -49,17 +51,19 @@ class ImportOptions:
 class ReportInfo:
     """The ``report`` template variable; totals are parsed only when a template uses them."""
 
-    def __init__(self, paths: Sequence[Path], fmt: str) -> None:
-        self.paths = list(paths)
-        self.format = fmt
-        self.format_label = formats.FORMAT_LABELS[fmt]
-        self.file = str(self.paths[0])
-        self.name = self.paths[0].name
-        self.files = [str(p) for p in self.paths]
+    def __init__(self, items: Sequence[tuple[Path, str]]) -> None:
+        self.items = list(items)
+        self.format = self.items[0][1]
+        self.formats = list(dict.fromkeys(fmt for _, fmt in self.items))
+        self.format_label = " + ".join(formats.FORMAT_LABELS[f] for f in self.formats)
+        self.file = str(self.items[0][0])
+        self.name = self.items[0][0].name
+        self.files = [str(p) for p, _ in self.items]
+        self.count = len(self.items)
 
     @cached_property
     def _summaries(self) -> list[formats.ReportSummary]:
-        return [formats.summarize(p, self.format) for p in self.paths]
+        return [formats.summarize(p, fmt) for p, fmt in self.items]
 
     @cached_property
     def totals(self) -> dict[str, int]:
@@ -74,7 +78,7 @@ class ReportInfo:
         return sum(s.tests for s in self._summaries)
 
     def __repr__(self) -> str:
-        return f"ReportInfo({self.files!r}, {self.format!r})"
+        return f"ReportInfo({self.files!r})"
 
 
 def find_reports(patterns: Iterable[str]) -> list[Path]:
@@ -134,33 +138,90 @@ def detect(path: Path, fmt: str) -> tuple[str, bool]:
     return fmt, False
 
 
-def prepare_plan(s: Settings, paths: Sequence[Path], options: ImportOptions,
-                 record: RunRecord | None = None, *, fmt: str | None = None) -> ImportPlan:
-    """Build the plan for one request carrying ``paths`` (one file for now), rendering templates."""
-    path = paths[0]
-    check_fresh(path, record, options.allow_stale)
-    detected = False
-    if fmt is None:
+@dataclass(frozen=True)
+class Batch:
+    """The reports that go in one request: one file, or several of one format merged into ``body``."""
+
+    fmt: str
+    detected: bool
+    sources: tuple[Path, ...]
+    body: Path
+
+
+def check_reports(paths: Sequence[Path], options: ImportOptions, record: RunRecord | None
+                  ) -> list[tuple[Path, str, bool]]:
+    """Detect (or check) every report's format, refuse stale and empty ones — before anything is sent."""
+    checked = []
+    for path in paths:
+        check_fresh(path, record, options.allow_stale)
         fmt, detected = detect(path, options.fmt)
-    size = path.stat().st_size
-    info_for_templates = ReportInfo(paths, fmt)
-    if size <= VALIDATE_LIMIT and info_for_templates.tests == 0:
-        raise ReportError(f"{path} holds no test results ({formats.FORMAT_LABELS[fmt]} with 0 tests)",
+        if path.stat().st_size <= VALIDATE_LIMIT and formats.summarize(path, fmt).tests == 0:
+            raise ReportError(f"{path} holds no test results ({formats.FORMAT_LABELS[fmt]} with 0 tests)",
                               "check that the tests ran; Xray rejects an empty report")
-    decision = decide(s, fmt, multipart=options.multipart,
+        checked.append((path, fmt, detected))
+    return checked
+
+
+def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, folder: Path, *,
+                 separate: bool = False) -> list[Batch]:
+    """Group reports by format into as few requests as the API and the size limit allow.
+
+    Cucumber/Behave come first: their endpoints cannot import into an existing Test Execution, so
+    only the request that creates it may carry them.
+    """
+    if separate:
+        return [Batch(fmt, det, (p,), p) for p, fmt, det in checked]
+    by_format: dict[str, list[tuple[Path, bool]]] = {}
+    for path, fmt, det in checked:
+        by_format.setdefault(fmt, []).append((path, det))
+    order = sorted(by_format, key=lambda f: f not in ("cucumber", "behave"))
+    limit = int(s.max_request_mb * 1024 * 1024)
+    batches: list[Batch] = []
+    for fmt in order:
+        items = by_format[fmt]
+        detected = all(det for _, det in items)
+        paths = [p for p, _ in items]
+        for p in paths:
+            if p.stat().st_size > limit:
+                raise ReportError(
+                    f"{p} is {p.stat().st_size / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB request limit",
+                    "split the report into several files (they are imported into one Test Execution), "
+                    "or raise XRAY_MAX_REQUEST_MB if your Xray accepts larger requests")
+        if fmt not in merge.MERGEABLE or len(paths) == 1:
+            batches += [Batch(fmt, detected, (p,), p) for p in paths]
+            continue
+        for group in merge.group_by_size(paths, limit):
+            body = group[0] if len(group) == 1 else merge.merge_to_file(group, fmt, folder)
+            batches.append(Batch(fmt, detected, tuple(group) if len(group) > 1 else (), body))
+    creating = [b for b in batches[1:] if b.fmt in ("cucumber", "behave")]
+    if creating and not s.test_exec_key:
+        raise SettingsError(
+            f"{len(creating) + 1} requests would need the {creating[0].fmt} endpoint, but only the first can "
+            "create the Test Execution and Xray cannot import Cucumber/Behave into an existing one",
+            "import fewer or smaller Cucumber/Behave reports per run (raise XRAY_MAX_REQUEST_MB), "
+            "or use --separate for one Test Execution each")
+    return batches
+
+
+def prepare_plan(s: Settings, batch: Batch, options: ImportOptions, record: RunRecord | None = None,
+                 report: ReportInfo | None = None) -> ImportPlan:
+    """Build the plan for one request, rendering the templates when it is multipart."""
+    decision = decide(s, batch.fmt, multipart=options.multipart,
                       templates=bool(options.info_template or options.test_info_template),
                       variables=options.cli_vars)
     info = test_info = xray_report = None
     if decision.multipart:
-        context = build_context(s, report=info_for_templates, run=record.template_vars() if record else None)
+        report = report or ReportInfo([(p, batch.fmt) for p in batch.sources or (batch.body,)])
+        context = build_context(s, report=report, run=record.template_vars() if record else None)
         info = render_template(find_template(s, "info", options.info_template), "info", context,
                                s.deployment).data
         test_info = render_template(find_template(s, "testInfo", options.test_info_template), "testInfo",
                                     context, s.deployment).data
-    elif fmt == "xray":
-        xray_report = _load_json(path)
-    return build_plan(s, path, fmt, decision, detected=detected, info=info, test_info=test_info,
+    elif batch.fmt == "xray":
+        xray_report = _load_json(batch.body)
+    plan = build_plan(s, batch.body, batch.fmt, decision, detected=batch.detected, info=info, test_info=test_info,
                       xray_report=xray_report)
+    return replace(plan, sources=batch.sources)
 
 
 def _load_json(path: Path) -> dict[str, Any]:
@@ -176,7 +237,7 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 @dataclass
 class ImportOutcome:
-    """Result of ``import_reports``: one entry per request."""
+    """Result of ``import_reports``: every request's plan and result, in order."""
 
     results: list[tuple[ImportPlan, ImportResult]] = field(default_factory=list)
     duration: float = 0.0
@@ -186,44 +247,55 @@ class ImportOutcome:
         return list(dict.fromkeys(r.key for _, r in self.results))
 
 
+PLACEHOLDER_KEY = "<key created by request 1>"
+
+
+def plan_imports(s: Settings, paths: Sequence[Path], options: ImportOptions, record: RunRecord | None,
+                 folder: Path, *, separate: bool = False) -> tuple[ImportPlan, list[tuple[Batch, ImportPlan]]]:
+    """Every report checked and batched; the first request's plan and the followers' (for a dry run, the
+    followers target ``PLACEHOLDER_KEY``)."""
+    checked = check_reports(paths, options, record)
+    batches = make_batches(checked, s, folder, separate=separate)
+    report = ReportInfo([(p, fmt) for p, fmt, _ in checked])
+    first = prepare_plan(s, batches[0], options, record, report)
+    follow_s = s if separate or s.test_exec_key else s.with_(test_exec_key=PLACEHOLDER_KEY)
+    follow_opts = options if separate else ImportOptions(fmt=options.fmt, allow_stale=True)
+    followers = [(b, prepare_plan(follow_s, b, follow_opts, record, report)) for b in batches[1:]]
+    return first, followers
+
+
 def import_reports(s: Settings, paths: Sequence[Path], options: ImportOptions, client: XrayClient,
-                   record: RunRecord | None = None,
+                   record: RunRecord | None = None, *, separate: bool = False, parallel: int = 2,
                    on_plan: Callable[[ImportPlan], None] | None = None,
                    on_result: Callable[[ImportPlan, ImportResult], None] | None = None) -> ImportOutcome:
-    """Import every report; the first creates the Test Execution (unless one is given), the rest go
-    into it. Every plan is prepared — and every report checked — before anything is sent."""
+    """Import every report into one Test Execution (or one each with ``separate``).
+
+    The first request creates the Test Execution (unless one is given); the others import into its key
+    through the standard endpoints, ``parallel`` at a time. Everything is checked before anything is sent.
+    """
     started = time.monotonic()
-    first = prepare_plan(s, paths[:1], options, record)
-    rest = [(p, *detect(p, options.fmt)) for p in paths[1:]]
-    for path, fmt, _ in rest:
-        check_fresh(path, record, options.allow_stale)
-        if fmt in ("cucumber", "behave"):
-            raise SettingsError(
-                f"{path} is {formats.FORMAT_LABELS[fmt]}, which Xray cannot import into an existing Test "
-                "Execution, so it cannot join the others in one",
-                "import it on its own run, or pass only reports of other formats")
     outcome = ImportOutcome()
-    if on_plan:
-        on_plan(first)
-    result = client.send(first)
-    outcome.results.append((first, result))
-    if on_result:
-        on_result(first, result)
-    follow = s.with_(test_exec_key=result.key)
-    for path, fmt, detected in rest:
-        plan = prepare_plan(follow, [path], ImportOptions(fmt=fmt, allow_stale=True), record, fmt=fmt)
-        plan = _with_detected(plan, detected)
-        if on_plan:
-            on_plan(plan)
-        res = client.send(plan)
-        outcome.results.append((plan, res))
-        if on_result:
-            on_result(plan, res)
+    with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
+        first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
+
+        def send(plan: ImportPlan) -> tuple[ImportPlan, ImportResult]:
+            if on_plan:
+                on_plan(plan)
+            result = client.send(plan)
+            if on_result:
+                on_result(plan, result)
+            return plan, result
+
+        outcome.results.append(send(first))
+        key = outcome.results[0][1].key
+        if followers and not separate and not s.test_exec_key:
+            follow_s = s.with_(test_exec_key=key)
+            follow_opts = ImportOptions(fmt=options.fmt, allow_stale=True)
+            plans = [prepare_plan(follow_s, b, follow_opts, record) for b, _ in followers]
+        else:
+            plans = [plan for _, plan in followers]
+        if plans:
+            with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+                outcome.results += list(pool.map(send, plans))
     outcome.duration = time.monotonic() - started
     return outcome
-
-
-def _with_detected(plan: ImportPlan, detected: bool) -> ImportPlan:
-    from dataclasses import replace
-
-    return replace(plan, detected=detected)

@@ -70,6 +70,11 @@ class ImportPlan:
     notes: tuple[str, ...] = ()
     creates_execution: bool = True
     test_exec_key: str | None = None
+    sources: tuple[Path, ...] = ()  # the original reports when ``report`` is a merge of several
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return self.sources or (self.report,)
 
     def url(self, base_url: str) -> str:
         query = f"?{urlencode(self.query)}" if self.query else ""
@@ -82,11 +87,11 @@ class ImportPlan:
         if not self.multipart:
             lines.append(f"  Content-Type: {self.content_type}")
             how = "rewritten in memory with the options above" if self.body is not None else "streamed"
-            lines.append(f"  body: {self.report} ({label}; {how})")
+            lines.append(f"  body: {self._what()} ({label}; {how})")
         else:
             lines.append("  Content-Type: multipart/form-data")
             for part in self.parts:
-                what = str(part.path) if part.path else f"{part.filename}, rendered"
+                what = self._what() if part.path else f"{part.filename}, rendered"
                 lines.append(f"  part {part.name!r}: {what} ({part.content_type})")
             for name, data in self.rendered.items():
                 lines.append(f"  --- {name} ---")
@@ -96,10 +101,17 @@ class ImportPlan:
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
+    def _what(self) -> str:
+        if not self.sources:
+            return str(self.report)
+        shown = ", ".join(str(p) for p in self.sources[:3])
+        more = f" and {len(self.sources) - 3} more" if len(self.sources) > 3 else ""
+        return f"{len(self.sources)} reports merged: {shown}{more}"
+
     def to_dict(self, base_url: str) -> dict[str, Any]:
         return {
             "method": "POST", "url": self.url(base_url), "endpoint": self.endpoint, "query": dict(self.query),
-            "format": self.format, "detected": self.detected, "file": str(self.report),
+            "format": self.format, "detected": self.detected, "files": [str(p) for p in self.files],
             "multipart": self.multipart, "content_type": self.content_type,
             "parts": [{"name": p.name, "filename": p.filename, "content_type": p.content_type} for p in self.parts],
             "rendered": dict(self.rendered), "notes": list(self.notes),

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import functools
 import json as _json
+import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -28,8 +30,9 @@ from xray_tasks.errors import SettingsError, XrayTasksError, redact
 from xray_tasks.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
-    from xray_tasks.client import XrayClient
-    from xray_tasks.importer import ImportOutcome
+    from xray_tasks.client import ImportResult, XrayClient
+    from xray_tasks.importer import ImportOptions, ImportOutcome
+    from xray_tasks.plan import ImportPlan
 
 __all__ = ["authenticate", "ci", "demo", "import_results", "ns", "run_tests", "sandbox"]
 
@@ -143,79 +146,147 @@ def _import_flags(project: str | None, test_exec: str | None, test_plan: str | N
             "fix_version": fix_version, "report": tuple(report or ()) or None, "report_format": format}
 
 
-def run_import(s: Settings, *, multipart: bool, info_template: str | None, test_info_template: str | None,
-               cli_vars: bool, dry_run: bool, as_json: bool, allow_stale: bool) -> ImportOutcome | None:
+@dataclass(frozen=True)
+class Output:
+    """How results are shown: text or JSON, quiet or not, and where summaries go."""
+
+    as_json: bool = False
+    quiet: bool = False
+    summary_file: str | None = None
+
+
+def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False, separate: bool = False,
+               parallel: int = 2, tests_exit: int | None = None) -> ImportOutcome | None:
     """Import the configured reports and print the result; None on a dry run."""
-    from xray_tasks import formats
-    from xray_tasks.importer import ImportOptions, find_reports, import_reports, prepare_plan
+    import tempfile
+
+    from xray_tasks import formats, outputs
+    from xray_tasks.importer import ReportInfo, find_reports, import_reports, plan_imports
     from xray_tasks.runrecord import load_record
 
     paths = find_reports(s.report)
-    options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
-                            test_info_template=test_info_template, cli_vars=cli_vars, allow_stale=allow_stale)
     record = load_record(Path(s.state_file))
+    say = (lambda _m: None) if out.quiet or out.as_json else err
     if dry_run:
-        plan = prepare_plan(s, paths[:1], options, record)
-        auth = "Bearer" if s.is_cloud else ("Bearer" if s.server_token else "Basic")
-        if as_json:
-            print(_json.dumps({"dry_run": True, **plan.to_dict(s.base_url),
-                               "more_files": [str(p) for p in paths[1:]]}, ensure_ascii=False))
-        else:
-            if plan.detected:
-                err(f"detected {formats.FORMAT_LABELS[plan.format]} in {plan.report}")
-            print(plan.describe(s.base_url, auth))
-            for p in paths[1:]:
-                print(f"then: {p} into the Test Execution created above (standard endpoint)")
-            print("dry run: nothing was sent")
+        with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
+            first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
+            plans = [first] + [p for _, p in followers]
+            auth = "Bearer" if s.is_cloud or s.server_token else "Basic"
+            if out.as_json:
+                print(_json.dumps({"dry_run": True, "requests": [p.to_dict(s.base_url) for p in plans]},
+                                  ensure_ascii=False))
+                return None
+            for i, plan in enumerate(plans, 1):
+                if plan.detected:
+                    say(f"detected {formats.FORMAT_LABELS[plan.format]} in {', '.join(map(str, plan.files))}")
+                print(f"request {i} of {len(plans)}:" if len(plans) > 1 else "request:")
+                print(plan.describe(s.base_url, auth))
+        print("dry run: nothing was sent")
         return None
 
-    def on_plan(plan: Any) -> None:
+    def on_plan(plan: ImportPlan) -> None:
         if plan.detected:
-            err(f"detected {formats.FORMAT_LABELS[plan.format]} in {plan.report}")
+            say(f"detected {formats.FORMAT_LABELS[plan.format]} in {', '.join(map(str, plan.files))}")
         for note in plan.notes:
-            err(f"note: {note}")
+            say(f"note: {note}")
 
-    def on_result(plan: Any, result: Any) -> None:
-        err(f"POST {plan.endpoint} {plan.report.name}: {result.status} in {result.duration:.2f}s → {result.key}")
+    def on_result(plan: ImportPlan, result: ImportResult) -> None:
+        files = plan.report.name if len(plan.files) == 1 else f"{len(plan.files)} files"
+        say(f"POST {plan.endpoint} ({files}): {result.status} in {result.duration:.2f}s → {result.key}")
 
     with _client(s) as client:
-        outcome = import_reports(s, paths, options, client, record, on_plan=on_plan, on_result=on_result)
+        outcome = import_reports(s, paths, options, client, record, separate=separate, parallel=parallel,
+                                 on_plan=on_plan, on_result=on_result)
+    wants_summary = out.as_json or out.summary_file or os.environ.get("GITHUB_STEP_SUMMARY")
+    totals = None
+    if wants_summary:
+        items = [(p, plan.format) for plan, _ in outcome.results for p in plan.files]
+        totals = ReportInfo(items).totals
+    data = outputs.summary(outcome, totals, tests_exit=tests_exit)
+    if out.summary_file:
+        outputs.write_summary_file(out.summary_file, data)
+    outputs.write_ci_outputs(data)
+    if out.as_json:
+        print(_json.dumps(data, ensure_ascii=False), flush=True)
+        return outcome
     plan, result = outcome.results[0]
-    if as_json:
-        print(_json.dumps({
-            "key": result.key, "id": result.id, "url": result.url, "format": plan.format,
-            "endpoint": plan.endpoint, "file": str(plan.report), "files": [str(p.report) for p, _ in outcome.results],
-            "duration": round(outcome.duration, 3), "requests": len(outcome.results),
-        }, ensure_ascii=False))
+    where = f": {result.url}" if result.url else " (set XRAY_JIRA_URL for a browse link)"
+    files = sorted({str(p) for plan_, _ in outcome.results for p in plan_.files})
+    what = plan.files[0].name if len(files) == 1 else f"{len(files)} reports"
+    label = " + ".join(dict.fromkeys(formats.FORMAT_LABELS[p.format] for p, _ in outcome.results))
+    if len(outcome.keys) == 1:
+        print(f"Imported {what} ({label}) into {result.key}{where}", flush=True)
     else:
-        where = f": {result.url}" if result.url else " (set XRAY_JIRA_URL for a browse link)"
-        count = len(outcome.results)
-        what = plan.report.name if count == 1 else f"{count} reports"
-        print(f"Imported {what} ({formats.FORMAT_LABELS[plan.format]}) into {result.key}{where}", flush=True)
+        print(f"Imported {what} ({label}) into {len(outcome.keys)} Test Executions:", flush=True)
+        for p, r in outcome.results:
+            print(f"  {r.key} {r.url or ''}  ← {', '.join(f.name for f in p.files)}", flush=True)
     return outcome
 
 
-@task(help={**IMPORT_HELP, **COMMON_HELP}, iterable=["report", "test_env", "var"])
+def import_step(c: Context, s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False,
+                separate: bool = False, parallel: int = 2, tests_exit: int | None = None) -> None:
+    """Import, then apply the failure policy: an import error fails the step, or with XRAY_ON_ERROR=warn
+    is reported and the step exits with the tests' exit code. Successful imports of failed tests exit
+    with the tests' code when the tests ran in this same call."""
+    from xray_tasks import outputs
+
+    try:
+        outcome = run_import(s, options, out, dry_run=dry_run, separate=separate, parallel=parallel,
+                             tests_exit=tests_exit)
+    except XrayTasksError as exc:
+        if s.on_error != "warn" or dry_run:
+            raise
+        from xray_tasks.importer import ImportOutcome
+        from xray_tasks.runrecord import load_record
+
+        record = load_record(Path(s.state_file))
+        code = tests_exit if tests_exit is not None else (record.exit_code if record else 0)
+        message = redact(str(exc))
+        err(f"xray-tasks: warning: import failed (XRAY_ON_ERROR=warn, exiting with the tests' code {code}): "
+            f"{message}")
+        data = outputs.summary(ImportOutcome(), tests_exit=code, error=message)
+        if out.summary_file:
+            outputs.write_summary_file(out.summary_file, data)
+        outputs.write_ci_outputs(data)
+        if out.as_json:
+            print(_json.dumps(data, ensure_ascii=False))
+        raise Exit(code=code) from None
+    if outcome is not None and tests_exit:
+        raise Exit(f"xray-tasks: tests failed (exit {tests_exit}); their results were imported into "
+                   f"{', '.join(outcome.keys)}", code=tests_exit)
+
+
+OUTPUT_HELP = {
+    "separate": "one Test Execution per report file instead of one for all",
+    "parallel": "requests sent at once after the first (default 2)",
+    "summary_file": "write the result (keys, files, totals, endpoint, duration) as JSON to this file",
+    "quiet": "print only the result line (no progress lines)",
+    "on_error": "fail: an import failure fails the step; warn: warn and exit with the tests' code (XRAY_ON_ERROR)",
+}
+
+
+@task(help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP}, iterable=["report", "test_env", "var"])
 @exits_cleanly
 def import_results(c: Context, report: list[str] | None = None, format: str | None = None,
                    project: str | None = None, test_exec: str | None = None, test_plan: str | None = None,
                    test_env: list[str] | None = None, revision: str | None = None, fix_version: str | None = None,
                    multipart: bool = False, info_template: str | None = None,
                    test_info_template: str | None = None, var: list[str] | None = None, dry_run: bool = False,
-                   json: bool = False, allow_stale: bool = False, base_url: str | None = None,
-                   region: str | None = None, deployment: str | None = None) -> None:
+                   json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: int = 2,
+                   summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
+                   base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link."""
+    from xray_tasks.importer import ImportOptions
+
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
                                         format),
-                     base_url=base_url, region=region, deployment=deployment, variables=variables)
-    outcome = run_import(s, multipart=multipart, info_template=info_template,
-                         test_info_template=test_info_template, cli_vars=bool(variables), dry_run=dry_run,
-                         as_json=json, allow_stale=allow_stale)
-    tests_exit = c.config.get("xray_tasks_tests_exit", 0)
-    if outcome is not None and tests_exit:
-        raise Exit(f"xray-tasks: tests failed (exit {tests_exit}); their results were imported into "
-                   f"{', '.join(outcome.keys)}", code=tests_exit)
+                     on_error=on_error, base_url=base_url, region=region, deployment=deployment,
+                     variables=variables)
+    options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
+                            test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale)
+    import_step(c, s, options, Output(json, quiet, summary_file), dry_run=dry_run, separate=separate,
+                parallel=parallel, tests_exit=c.config.get("xray_tasks_tests_exit", None))
 
 
 def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool) -> int:
@@ -264,40 +335,30 @@ def run_tests(c: Context, command: str | None = None, report: list[str] | None =
     run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
 
 
-@task(help={**IMPORT_HELP, **COMMON_HELP,
+@task(help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
-            "clean": "delete the report files before running the tests",
-            "on_error": "fail: an import failure fails the step; warn: warn and exit with the tests' code"},
+            "clean": "delete the report files before running the tests"},
       iterable=["report", "test_env", "var"])
 @exits_cleanly
 def ci(c: Context, command: str | None = None, report: list[str] | None = None, format: str | None = None,
        project: str | None = None, test_plan: str | None = None, test_env: list[str] | None = None,
        revision: str | None = None, fix_version: str | None = None, multipart: bool = False,
        info_template: str | None = None, test_info_template: str | None = None, var: list[str] | None = None,
-       json: bool = False, clean: bool = False, on_error: str | None = None, base_url: str | None = None,
-       region: str | None = None, deployment: str | None = None) -> None:
+       json: bool = False, clean: bool = False, separate: bool = False, parallel: int = 2,
+       summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
+       base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
     """Run the tests, authenticate and import the results; exit with the tests' exit code."""
+    from xray_tasks.importer import ImportOptions
+
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
                      deployment=deployment, variables=variables)
+    options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
+                            test_info_template=test_info_template, cli_vars=bool(variables))
     tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
-    try:
-        if s.is_cloud:
-            with _client(s) as client:
-                client.authenticate()
-        outcome = run_import(s, multipart=multipart, info_template=info_template,
-                             test_info_template=test_info_template, cli_vars=bool(variables), dry_run=False,
-                             as_json=json, allow_stale=False)
-    except XrayTasksError as exc:
-        if s.on_error == "warn":
-            err(f"xray-tasks: warning: import failed, continuing (XRAY_ON_ERROR=warn): {exc}")
-            raise Exit(code=tests_exit) from None
-        raise
-    if tests_exit:
-        keys = ", ".join(outcome.keys) if outcome else "-"
-        raise Exit(f"xray-tasks: tests failed (exit {tests_exit}); their results were imported into {keys}",
-                   code=tests_exit)
+    import_step(c, s, options, Output(json, quiet, summary_file), separate=separate, parallel=parallel,
+                tests_exit=tests_exit)
 
 
 @task(help={"port": "port on 127.0.0.1 (0 picks a free one)", "db": "SQLite file (default: in memory)",

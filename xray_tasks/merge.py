@@ -1,0 +1,204 @@
+"""Merge many reports of one format into one request body, streaming, in flat memory.
+
+Xray imports one report per request and Xray Cloud allows 300 requests per 5 minutes, so a pipeline
+with hundreds of JUnit files must send them together. Reports are merged by copying byte ranges: the
+root element of each file is unwrapped (``<testsuites>``, ``<testng-results>``, ``<test-run>``,
+``<assemblies>``) or kept (``<testsuite>``), JSON arrays are spliced, and the result is written to a
+temporary file in 1 MiB chunks, so memory stays flat whatever the number or size of the files. Xray
+JSON is merged test by test (one file in memory at a time). Robot output cannot be merged.
+
+Files are grouped so that no merged body exceeds the request-size limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from xray_tasks.errors import ReportError
+
+__all__ = ["MERGEABLE", "group_by_size", "merge_to_file"]
+
+CHUNK = 1024 * 1024
+TAIL = 64 * 1024
+
+#: format -> (wrapper open tag, wrapper close tag, root element names that are unwrapped)
+XML_WRAPPERS: dict[str, tuple[bytes, bytes, tuple[bytes, ...]]] = {
+    "junit": (b"<testsuites>", b"</testsuites>", (b"testsuites",)),
+    "testng": (b"<testng-results>", b"</testng-results>", (b"testng-results",)),
+    "nunit": (b"<test-run>", b"</test-run>", (b"test-run",)),
+    "xunit": (b"<assemblies>", b"</assemblies>", (b"assemblies",)),
+}
+MERGEABLE = frozenset({*XML_WRAPPERS, "cucumber", "behave", "xray"})
+
+_PROLOG = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
+_DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+@dataclass(frozen=True)
+class Span:
+    """The byte range of one file that goes into the merged body."""
+
+    path: Path
+    start: int
+    end: int
+
+
+def _read_head_tail(path: Path) -> tuple[bytes, bytes, int]:
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(TAIL)
+        fh.seek(max(0, size - TAIL))
+        tail = fh.read()
+    return head, tail, size
+
+
+def xml_span(path: Path, fmt: str) -> Span:
+    """Where the content to copy starts and ends: inside an unwrapped root, or the whole root element."""
+    _, _, unwrap = XML_WRAPPERS[fmt]
+    head, tail, size = _read_head_tail(path)
+    enc = _DECL_ENCODING.search(head[:200])
+    if enc and enc.group(1).lower().replace("_", "-") not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        raise ReportError(f"{path} is encoded as {enc.group(1).decode()}, which cannot be merged byte for byte",
+                          "write the report as UTF-8, or import it on its own with --separate")
+    prolog = _PROLOG.match(head)
+    start = prolog.end() if prolog else 0
+    if head[start:start + 9] == b"<!DOCTYPE":
+        raise ReportError(f"{path} has a DOCTYPE, which is not merged", "import it on its own with --separate")
+    root = re.match(rb"<([A-Za-z_][\w.-]*)", head[start:])
+    if not root:
+        raise ReportError(f"{path} does not start with an XML element", "check that it is a complete report")
+    name = root.group(1)
+    if name not in unwrap:
+        return Span(path, start, _end_of_last_tag(path, tail, size, name))
+    open_end = head.find(b">", start)
+    if open_end < 0:
+        raise ReportError(f"{path}: the root element's start tag is not closed", "check the report")
+    if head[open_end - 1:open_end] == b"/":  # <testsuites/>: nothing inside
+        return Span(path, open_end + 1, open_end + 1)
+    close = tail.rfind(b"</" + name)
+    if close < 0:
+        raise ReportError(f"{path} ends without </{name.decode()}> (truncated?)", "re-run the tests")
+    return Span(path, open_end + 1, size - len(tail) + close)
+
+
+def _end_of_last_tag(path: Path, tail: bytes, size: int, name: bytes) -> int:
+    close = tail.rfind(b"</" + name)
+    if close < 0:
+        if tail.rstrip().endswith(b"/>"):
+            return size - len(tail) + len(tail.rstrip())
+        raise ReportError(f"{path} ends without </{name.decode()}> (truncated?)", "re-run the tests")
+    end = tail.find(b">", close)
+    return size - len(tail) + end + 1
+
+
+def json_array_span(path: Path) -> Span | None:
+    """The inside of a top-level JSON array (None when the array is empty)."""
+    head, tail, size = _read_head_tail(path)
+    start = head.find(b"[")
+    end = tail.rfind(b"]")
+    if start < 0 or end < 0 or head[:start].strip(b"\xef\xbb\xbf \t\r\n"):
+        raise ReportError(f"{path} is not a JSON array of features", "check that it is a Cucumber/Behave report")
+    end_abs = size - len(tail) + end
+    inner_empty = end_abs <= start + 1 or not _has_content(path, start + 1, end_abs)
+    return None if inner_empty else Span(path, start + 1, end_abs)
+
+
+def _has_content(path: Path, start: int, end: int) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(start)
+        return bool(fh.read(min(end - start, 4096)).strip())
+
+
+def _copy(out: BinaryIO, span: Span) -> None:
+    with span.path.open("rb") as fh:
+        fh.seek(span.start)
+        left = span.end - span.start
+        while left > 0:
+            chunk = fh.read(min(CHUNK, left))
+            if not chunk:
+                break
+            out.write(chunk)
+            left -= len(chunk)
+
+
+def _xray_tests(paths: Sequence[Path]) -> Iterator[tuple[dict[str, object], list[object]]]:
+    for path in paths:
+        try:
+            with path.open("rb") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ReportError(f"{path}: not valid Xray JSON: {exc}", "fix or regenerate the report") from None
+        if not isinstance(data, dict) or not isinstance(data.get("tests", []), list):
+            raise ReportError(f"{path} is not an Xray JSON report", "pass --format to say what it is")
+        yield data, data.get("tests", [])
+
+
+def merge_to_file(paths: Sequence[Path], fmt: str, folder: Path | None = None) -> Path:
+    """Write one report of format ``fmt`` holding every test of ``paths``; return its path."""
+    if fmt not in MERGEABLE:
+        raise ReportError(f"{fmt} reports cannot be merged", "they are imported one by one into one Test Execution")
+    suffix = ".json" if fmt in ("cucumber", "behave", "xray") else ".xml"
+    out_file = tempfile.NamedTemporaryFile(prefix=f"merged-{fmt}-", suffix=suffix, dir=folder, delete=False)  # noqa: SIM115
+    with out_file as out:
+        if fmt in XML_WRAPPERS:
+            opening, closing, _ = XML_WRAPPERS[fmt]
+            spans = [xml_span(p, fmt) for p in paths]
+            out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n' + opening + b"\n")
+            for span in spans:
+                _copy(out, span)
+                out.write(b"\n")
+            out.write(closing + b"\n")
+        elif fmt in ("cucumber", "behave"):
+            out.write(b"[")
+            first = True
+            for p in paths:
+                span = json_array_span(p)
+                if span is None:
+                    continue
+                if not first:
+                    out.write(b",\n")
+                _copy(out, span)
+                first = False
+            out.write(b"]\n")
+        else:
+            _merge_xray(out, paths)
+    return Path(out_file.name)
+
+
+def _merge_xray(out: BinaryIO, paths: Sequence[Path]) -> None:
+    """Xray JSON: the first file's info/testExecutionKey, then every file's tests."""
+    first = True
+    count = 0
+    for data, tests in _xray_tests(paths):
+        if first:
+            head = {k: v for k, v in data.items() if k != "tests"}
+            out.write(json.dumps(head, ensure_ascii=False).encode()[:-1])
+            out.write(b', "tests": [' if head else b'"tests": [')
+            first = False
+        for test in tests:
+            out.write((b",\n" if count else b"\n") + json.dumps(test, ensure_ascii=False).encode())
+            count += 1
+    out.write(b"\n]}\n")
+
+
+def group_by_size(paths: Sequence[Path], limit_bytes: int) -> list[list[Path]]:
+    """Consecutive groups whose total size stays under ``limit_bytes`` (a single larger file stands alone)."""
+    groups: list[list[Path]] = []
+    current: list[Path] = []
+    total = 0
+    for p in paths:
+        size = p.stat().st_size
+        if current and total + size > limit_bytes:
+            groups.append(current)
+            current, total = [], 0
+        current.append(p)
+        total += size
+    if current:
+        groups.append(current)
+    return groups
