@@ -79,7 +79,7 @@ def run_demo(c: Context, keep: bool = False) -> None:
     try:
         print(f"Local Xray stand-in on {sb.url} (no network, no real credentials). Working in {work}.\n")
         junit = work / "junit.xml"
-        s = _settings(sb.url, sb.client_id, sb.client_secret, work, junit, pytest_command(junit, work))
+        s = _settings(sb.url, sb.config.client_id, sb.config.client_secret, work, junit, pytest_command(junit, work))
         print("1. run-tests: the bundled pytest suite (one test fails and one is skipped on purpose)")
         run_test_command(c, s, None, "", clean=True)
         print("\n2. authenticate")
@@ -109,7 +109,7 @@ def run_demo(c: Context, keep: bool = False) -> None:
         for key, how in keys:
             execution = sb.store.execution(key) or {}
             counts = ", ".join(f"{n} {status}" for status, n in sorted((execution.get("counts") or {}).items()))
-            print(f"  {key}  {how:<17} {execution.get('summary', '')!r}: {counts}")
+            print(f"  {key:<9} {how:<17} {execution.get('summary', '')!r}: {counts}")
         print(f"\nDone: {len(keys)} Test Executions created. Browse them as JSON at {sb.url}/sandbox/executions")
         if keep:
             print("The stand-in keeps running; press Ctrl-C to stop it.")

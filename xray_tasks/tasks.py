@@ -335,7 +335,8 @@ def run_tests(c: Context, command: str | None = None, report: list[str] | None =
     run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
 
 
-@task(help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP,
+@task(help={**{k: v for k, v in IMPORT_HELP.items() if k not in ("test_exec", "dry_run", "allow_stale")},
+            **COMMON_HELP, **OUTPUT_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "clean": "delete the report files before running the tests"},
       iterable=["report", "test_env", "var"])
