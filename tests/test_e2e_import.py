@@ -1,0 +1,247 @@
+"""End to end: the real ``xray-tasks`` command, settings only through XRAY_* variables, against the
+sandbox over loopback, with reports made by real test runners."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import REPO, SECRET, assert_one_clean_line, sandbox_env, xray_tasks
+from xray_tasks.sandbox import Sandbox
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[Sandbox]:
+    with Sandbox() as sandbox:
+        for n in (2, 3, 4):  # the Tests the fixture reports name by key (DEMO-1 is the seeded Test Plan)
+            assert sandbox.store.create_test("DEMO", f"Existing test {n}")["key"] == f"DEMO-{n}"
+        yield sandbox
+
+
+def auth_requests(sb: Sandbox) -> int:
+    return sum(1 for r in sb.store.requests() if r["path"].endswith("/authenticate"))
+
+
+def import_requests(sb: Sandbox) -> list[dict[str, object]]:
+    return [r for r in sb.store.requests() if "/import/" in str(r["path"])]
+
+
+def imported_key(proc: subprocess.CompletedProcess[str]) -> str:
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.strip().splitlines()[-1]
+    assert line.startswith("Imported "), proc.stdout
+    return line.split(" into ")[1].split(":")[0]
+
+
+REPORT_FIXTURES = {
+    "junit": "pytest_junit_report", "xray": "xray_json_report", "robot": "robot_report",
+    "behave": "behave_report", "cucumber": "cucumber_report", "testng": "testng_report",
+    "nunit": "nunit3_report", "xunit": "xunit_report",
+}
+
+
+@pytest.mark.parametrize("fmt", list(REPORT_FIXTURES))
+def test_every_format_is_detected_imported_and_recorded(fmt: str, request: pytest.FixtureRequest, sb: Sandbox,
+                                                        tmp_path: Path) -> None:
+    """A real runner's report imports with its format auto-detected, and the sandbox holds its runs."""
+    report: Path = request.getfixturevalue(REPORT_FIXTURES[fmt])
+    proc = xray_tasks("import-results", "--report", str(report), env=sandbox_env(sb, tmp_path))
+    key = imported_key(proc)
+    assert f"detected {proc.stderr.split('detected ')[1].split(' in ')[0]}" in proc.stderr
+    execution = sb.store.execution(key)
+    assert execution is not None
+    assert execution["format"] == fmt
+    assert execution["total"] > 0
+    assert sum(execution["counts"].values()) == execution["total"]
+
+
+@pytest.mark.parametrize("fmt", ["junit", "testng", "robot", "cucumber", "xray"])
+def test_every_format_imports_through_multipart_with_the_default_templates(
+        fmt: str, request: pytest.FixtureRequest, sb: Sandbox, tmp_path: Path) -> None:
+    """--multipart renders info/testInfo and creates a Test Execution carrying the template's fields."""
+    report: Path = request.getfixturevalue(REPORT_FIXTURES[fmt])
+    proc = xray_tasks("import-results", "--report", str(report), "--multipart",
+                      "--var", f"summary=Multipart {fmt} \"run\" ✓", env=sandbox_env(sb, tmp_path))
+    key = imported_key(proc)
+    execution = sb.store.execution(key)
+    assert execution is not None
+    assert execution["summary"] == f'Multipart {fmt} "run" ✓'
+    assert execution["multipart"] is True
+    assert "xray-tasks" in execution["labels"]
+
+
+def test_multipart_testng_carries_test_plan_and_var_into_info(testng_report: Path, sb: Sandbox,
+                                                              tmp_path: Path) -> None:
+    """--test-plan lands in xrayFields.testPlanKey and --var in the summary of the rendered info."""
+    env = sandbox_env(sb, tmp_path, XRAY_TEST_ENVIRONMENTS="chrome;linux")
+    proc = xray_tasks("import-results", "--report", str(testng_report), "--multipart", "--test-plan", "DEMO-1",
+                      "--var", "summary=Nightly TestNG #42", env=env)
+    key = imported_key(proc)
+    execution = sb.store.execution(key)
+    assert execution is not None
+    assert execution["info"]["xrayFields"] == {"testPlanKey": "DEMO-1", "environments": ["chrome", "linux"]}
+    assert execution["info"]["fields"]["summary"] == "Nightly TestNG #42"
+    assert execution["test_plan"] == "DEMO-1"
+    assert execution["format"] == "testng"
+
+
+def test_standard_import_passes_options_as_query(pytest_junit_report: Path, sb: Sandbox, tmp_path: Path) -> None:
+    """Test plan, environments, revision and fix version reach the Test Execution via the query."""
+    env = sandbox_env(sb, tmp_path, XRAY_TEST_PLAN_KEY="DEMO-1", XRAY_TEST_ENVIRONMENTS="linux",
+                      XRAY_REVISION="abc123", XRAY_FIX_VERSION="1.0")
+    key = imported_key(xray_tasks("import-results", "--report", str(pytest_junit_report), env=env))
+    execution = sb.store.execution(key)
+    assert execution is not None
+    assert (execution["test_plan"], execution["environments"], execution["revision"], execution["fix_version"]) == \
+        ("DEMO-1", ["linux"], "abc123", "1.0")
+
+
+def test_separate_processes_authenticate_once_in_total(pytest_junit_report: Path, sb: Sandbox,
+                                                       tmp_path: Path) -> None:
+    """authenticate, then two imports, each its own process: one authentication request in all."""
+    env = sandbox_env(sb, tmp_path)
+    before = auth_requests(sb)
+    first = xray_tasks("authenticate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "authenticated" in first.stderr and "new token" in first.stderr
+    for _ in range(2):
+        imported_key(xray_tasks("import-results", "--report", str(pytest_junit_report), env=env))
+    again = xray_tasks("authenticate", env=env)
+    assert "cached token" in again.stderr
+    assert auth_requests(sb) - before == 1
+    assert oct(os.stat(tmp_path / "tokens.json").st_mode & 0o777) == "0o600"
+    for proc in (first, again):
+        assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_print_token_prints_the_bare_token_only(sb: Sandbox, tmp_path: Path) -> None:
+    """--print-token writes the token alone on stdout, for scripts; the token works against Xray."""
+    proc = xray_tasks("authenticate", "--print-token", env=sandbox_env(sb, tmp_path))
+    token = proc.stdout.strip()
+    assert proc.returncode == 0
+    assert token.count(".") == 2 and "\n" not in token
+    assert token not in proc.stderr
+
+
+def test_dry_run_sends_nothing_shows_summary_and_no_secret(pytest_junit_report: Path, sb: Sandbox,
+                                                           tmp_path: Path) -> None:
+    """--dry-run prints the request and the rendered summary, sends no import and leaks no secret."""
+    before = len(sb.store.requests())
+    proc = xray_tasks("import-results", "--report", str(pytest_junit_report), "--multipart", "--dry-run",
+                      "--var", "summary=Dry run check", env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert '"summary": "Dry run check"' in proc.stdout
+    assert "/api/v2/import/execution/junit/multipart" in proc.stdout
+    assert "Authorization: Bearer <redacted>" in proc.stdout
+    assert "nothing was sent" in proc.stdout
+    assert len(sb.store.requests()) == before
+    assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_wrong_credentials_exit_15_with_one_clear_line(pytest_junit_report: Path, sb: Sandbox,
+                                                        tmp_path: Path) -> None:
+    """A wrong secret ends with Xray's message, exit code 15, no traceback and no secret."""
+    wrong = "wrong-secret-value-xyz"
+    env = sandbox_env(sb, tmp_path, XRAY_CLIENT_SECRET=wrong)
+    proc = xray_tasks("import-results", "--report", str(pytest_junit_report), env=env)
+    line = assert_one_clean_line(proc, wrong)
+    assert proc.returncode == 15
+    assert "Invalid client credentials" in line
+    assert "XRAY_CLIENT_ID" in line
+
+
+def test_json_output_is_one_object_with_key_url_and_totals(pytest_junit_report: Path, sb: Sandbox,
+                                                           tmp_path: Path) -> None:
+    """--json prints exactly one JSON object with key, id, url, format, endpoint, file, duration."""
+    proc = xray_tasks("import-results", "--report", str(pytest_junit_report), "--json",
+                      env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert set(data) >= {"key", "id", "url", "format", "endpoint", "file", "duration", "totals"}
+    assert data["format"] == "junit"
+    assert data["url"].endswith(f"/browse/{data['key']}")
+    execution = sb.store.execution(data["key"])
+    assert execution is not None
+    assert data["totals"]["failed"] == execution["counts"].get("FAILED", 0)
+
+
+def test_ci_imports_failing_tests_and_keeps_their_exit_code(sb: Sandbox, tmp_path: Path) -> None:
+    """ci runs a failing suite, imports its results, and exits with pytest's code 1."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_it.py").write_text("def test_ok():\n    pass\n\ndef test_bad():\n    assert 1 == 2\n")
+    junit = tmp_path / "out" / "junit.xml"
+    command = f"{sys.executable} -m pytest -q -p no:cacheprovider {suite} --junitxml {junit} -c /dev/null"
+    proc = xray_tasks("ci", "--command", command, "--report", str(junit), env=sandbox_env(sb, tmp_path),
+                      cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "tests failed (exit 1); their results were imported into DEMO-" in proc.stderr
+    key = proc.stderr.split("imported into ")[1].split()[0]
+    execution = sb.store.execution(key)
+    assert execution is not None
+    assert execution["counts"] == {"PASSED": 1, "FAILED": 1}
+
+
+def test_run_tests_and_import_in_separate_processes_chain(sb: Sandbox, tmp_path: Path) -> None:
+    """run-tests records the run; a later import-results process renders its exit code into the info."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_it.py").write_text("def test_bad():\n    assert False\n")
+    junit = tmp_path / "junit.xml"
+    env = sandbox_env(sb, tmp_path, XRAY_REPORT=str(junit),
+                      XRAY_TEST_COMMAND=f"{sys.executable} -m pytest -q -p no:cacheprovider {suite} "
+                                        f"--junitxml {junit} -c /dev/null")
+    run = xray_tasks("run-tests", env=env, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "tests failed (exit 1)" in run.stderr
+    record = json.loads((tmp_path / ".xray-run.json").read_text())
+    assert record["exit_code"] == 1
+    key = imported_key(xray_tasks("import-results", "--multipart", env=env, cwd=tmp_path))
+    execution = sb.store.execution(key)
+    assert execution is not None
+    assert "(exit 1)" in execution["description"]
+
+
+def test_a_report_older_than_the_recorded_run_is_refused(pytest_junit_report: Path, sb: Sandbox,
+                                                         tmp_path: Path) -> None:
+    """Yesterday's report after today's failed build is refused (exit 13) unless --allow-stale."""
+    old = tmp_path / "old.xml"
+    shutil.copy(pytest_junit_report, old)
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    env = sandbox_env(sb, tmp_path, XRAY_REPORT=str(old), XRAY_TEST_COMMAND="true")
+    assert xray_tasks("run-tests", env=env, cwd=tmp_path).returncode == 0
+    before = len(import_requests(sb))
+    proc = xray_tasks("import-results", env=env, cwd=tmp_path)
+    line = assert_one_clean_line(proc)
+    assert proc.returncode == 13
+    assert "older than the test run" in line
+    assert len(import_requests(sb)) == before
+    imported_key(xray_tasks("import-results", "--allow-stale", env=env, cwd=tmp_path))
+
+
+def test_invoke_list_in_the_repo_shows_the_chain() -> None:
+    """`invoke --list` in this repository shows run-tests, authenticate and import-results."""
+    proc = subprocess.run([sys.executable, "-m", "invoke", "--list"], cwd=REPO, capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("run-tests", "authenticate", "import-results", "ci", "sandbox", "demo", "test"):
+        assert f"  {name} " in proc.stdout or f"  {name}\n" in proc.stdout
+
+
+@pytest.mark.parametrize("name", ["run-tests", "authenticate", "import-results", "ci", "sandbox", "demo"])
+def test_every_task_has_help(name: str) -> None:
+    """`xray-tasks --help TASK` renders, with help for every flag."""
+    proc = subprocess.run([sys.executable, "-m", "xray_tasks", "--help", name], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert f"Usage: xray-tasks [--core-opts] {name}" in proc.stdout
+    options = [line for line in proc.stdout.splitlines() if line.strip().startswith("-")]
+    assert options
+    assert all(len(line.split(None, 1)) == 2 for line in options), proc.stdout
