@@ -119,6 +119,8 @@ def _hint_for_400(message: str) -> str:
         return "check XRAY_PROJECT_KEY / --project: it must be an existing Jira project key"
     if "environment" in low:
         return "use Test Environments that exist in the project (XRAY_TEST_ENVIRONMENTS / --test-env)"
+    if "summary" in low:
+        return "give the Test Execution a summary (--var summary=... with templates, or info.summary in Xray JSON)"
     if "xrayfields" in low:
         return "the info template may only put testPlanKey and environments in xrayFields"
     if "test plan" in low or "testplan" in low:

@@ -63,7 +63,7 @@ def xml_span(path: Path, fmt: str) -> Span:
     _, _, unwrap = XML_WRAPPERS[fmt]
     head, tail, size = _read_head_tail(path)
     enc = _DECL_ENCODING.search(head[:200])
-    if enc and enc.group(1).lower().replace("_", "-") not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+    if enc and enc.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
         raise ReportError(f"{path} is encoded as {enc.group(1).decode()}, which cannot be merged byte for byte",
                           "write the report as UTF-8, or import it on its own with --separate")
     prolog = _PROLOG.match(head)

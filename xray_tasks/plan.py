@@ -251,6 +251,10 @@ def merge_xray_options(s: Settings, report: Mapping[str, Any]) -> tuple[dict[str
         if value and info.get(key) != value:
             info[key] = value
             changed.append(f"info.{key}")
+    if info and not info.get("summary") and not merged.get("testExecutionKey"):
+        # Xray needs a summary once "info" creates the Test Execution; the report had none.
+        info["summary"] = "Execution results imported by xray-tasks"
+        changed.append("info.summary")
     if info:
         merged["info"] = info
     return merged, changed

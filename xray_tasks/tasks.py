@@ -135,6 +135,7 @@ IMPORT_HELP = {
     "dry_run": "print the request(s) with the rendered JSON and send nothing",
     "json": "print one JSON object with the result instead of text",
     "allow_stale": "import a report even if it is older than the recorded test run",
+    "exit_with_tests": "after importing, exit with the recorded test run's exit code (separate CI steps)",
 }
 
 
@@ -274,7 +275,8 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    test_info_template: str | None = None, var: list[str] | None = None, dry_run: bool = False,
                    json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: int = 2,
                    summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
-                   base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
+                   exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
+                   deployment: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link."""
     from xray_tasks.importer import ImportOptions
 
@@ -285,8 +287,17 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                      variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale)
+    tests_exit = c.config.get("xray_tasks_tests_exit", None)
+    if tests_exit is None and exit_with_tests:
+        from xray_tasks.runrecord import load_record
+
+        record = load_record(Path(s.state_file))
+        if record is None:
+            raise SettingsError(f"--exit-with-tests: no test run recorded in {s.state_file}",
+                                "run the tests with run-tests first (in this directory)")
+        tests_exit = record.exit_code
     import_step(c, s, options, Output(json, quiet, summary_file), dry_run=dry_run, separate=separate,
-                parallel=parallel, tests_exit=c.config.get("xray_tasks_tests_exit", None))
+                parallel=parallel, tests_exit=tests_exit)
 
 
 def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool) -> int:
@@ -335,7 +346,10 @@ def run_tests(c: Context, command: str | None = None, report: list[str] | None =
     run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
 
 
-@task(help={**{k: v for k, v in IMPORT_HELP.items() if k not in ("test_exec", "dry_run", "allow_stale")},
+IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
+
+
+@task(help={**{k: v for k, v in IMPORT_HELP.items() if k not in IMPORT_ONLY_FLAGS},
             **COMMON_HELP, **OUTPUT_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "clean": "delete the report files before running the tests"},

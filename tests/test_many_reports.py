@@ -1,0 +1,219 @@
+"""Many reports, one Test Execution: merging, mixed formats, outputs for machines, the failure policy,
+and the Makefile example — the real command against the stand-in over loopback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import REPO, assert_one_clean_line, sandbox_env, xray_tasks
+from xray_tasks.sandbox import Sandbox
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[Sandbox]:
+    with Sandbox() as sandbox:
+        for n in range(2, 62):  # DEMO-2 … DEMO-61: Tests that BDD and Xray JSON reports refer to by key
+            sandbox.store.create_test("DEMO", f"Existing test {n}")
+        yield sandbox
+
+
+def import_requests(sb: Sandbox) -> list[dict[str, object]]:
+    return [r for r in sb.store.requests() if "/import/" in str(r["path"])]
+
+
+def write_junit_files(folder: Path, count: int, cases: int = 3, fail_every: int = 7, start: int = 0) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i in range(start, start + count):
+        body = []
+        for j in range(cases):
+            name = f"test_{i}_{j}"
+            names.append(f"pkg.Module{i}.{name}")
+            failure = '<failure message="boom">trace</failure>' if (i * cases + j) % fail_every == 0 else ""
+            body.append(f'<testcase classname="pkg.Module{i}" name="{name}" time="0.01">{failure}</testcase>')
+        xml = (f'<?xml version="1.0" encoding="utf-8"?>\n<testsuites><testsuite name="Module{i}" '
+               f'tests="{cases}">{"".join(body)}</testsuite></testsuites>\n')
+        (folder / f"TEST-Module{i}.xml").write_text(xml)
+    return names
+
+
+def test_fifty_junit_files_from_a_glob_and_a_directory_land_in_one_execution(sb: Sandbox, tmp_path: Path) -> None:
+    """50 files (a glob plus a directory) → one Test Execution with every test case, in one request."""
+    names = write_junit_files(tmp_path / "shard1", 25) + write_junit_files(tmp_path / "shard2" / "deep", 25,
+                                                                          start=25)
+    assert len(set(names)) == 150
+    before = len(import_requests(sb))
+    proc = xray_tasks("import-results", "--report", str(tmp_path / "shard1" / "*.xml"),
+                      "--report", str(tmp_path / "shard2"), "--json", env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert len(data["keys"]) == 1
+    assert len(data["files"]) == 50
+    assert len(import_requests(sb)) - before <= 2
+    execution = sb.store.execution(data["key"])
+    assert execution is not None
+    definitions = {run["definition"] for run in execution["runs"]}
+    assert definitions == set(names)
+    assert execution["total"] == 150
+    assert execution["counts"]["FAILED"] == data["totals"]["failed"] > 0
+
+
+def test_duplicate_patterns_collapse_and_an_unmatched_glob_is_an_error(sb: Sandbox, tmp_path: Path) -> None:
+    """The same file named twice is sent once; a glob matching nothing names the pattern (exit 12)."""
+    write_junit_files(tmp_path / "r", 2)
+    env = sandbox_env(sb, tmp_path)
+    proc = xray_tasks("import-results", "--report", str(tmp_path / "r" / "*.xml"),
+                      "--report", str(tmp_path / "r" / "TEST-Module0.xml"), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["files"]) == 2
+    missing = xray_tasks("import-results", "--report", str(tmp_path / "nothing" / "*.xml"), env=env)
+    line = assert_one_clean_line(missing)
+    assert missing.returncode == 12
+    assert "nothing/*.xml" in line
+
+
+def cucumber_feature(i: int, key: str, status: str) -> dict[str, object]:
+    return {"uri": f"features/f{i}.feature", "id": f"f{i}", "keyword": "Feature", "name": f"Feature {i}",
+            "line": 1, "description": "", "tags": [], "elements": [{
+                "id": f"f{i};s", "keyword": "Scenario", "name": f"Scenario {i}", "line": 3, "type": "scenario",
+                "description": "", "tags": [{"name": f"@{key}", "line": 2}],
+                "steps": [{"keyword": "Given ", "name": "a step", "line": 4,
+                           "result": {"status": status, "duration": 1000}}]}]}
+
+
+def test_many_cucumber_files_land_in_one_execution(sb: Sandbox, tmp_path: Path) -> None:
+    """20 Cucumber JSON files are spliced into one request and one Test Execution."""
+    folder = tmp_path / "cucumber"
+    folder.mkdir()
+    for i in range(20):
+        status = "failed" if i % 5 == 0 else "passed"
+        (folder / f"c{i}.json").write_text(json.dumps([cucumber_feature(i, f"DEMO-{i + 2}", status)]))
+    before = len(import_requests(sb))
+    proc = xray_tasks("import-results", "--report", str(folder / "*.json"), "--json", env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert len(import_requests(sb)) - before == 1
+    execution = sb.store.execution(data["key"])
+    assert execution is not None
+    assert {run["test_key"] for run in execution["runs"]} == {f"DEMO-{i + 2}" for i in range(20)}
+    assert execution["counts"] == {"PASSED": 16, "FAILED": 4}
+
+
+def test_many_xray_json_files_land_in_one_execution(sb: Sandbox, tmp_path: Path) -> None:
+    """Xray JSON files are merged test by test into one request."""
+    folder = tmp_path / "xray"
+    folder.mkdir()
+    for i in range(10):
+        tests = [{"testKey": f"DEMO-{i * 3 + j + 2}", "status": "FAILED" if j == 0 else "PASSED"} for j in range(3)]
+        (folder / f"x{i}.json").write_text(json.dumps({"tests": tests}))
+    before = len(import_requests(sb))
+    proc = xray_tasks("import-results", "--report", str(folder), "--json", env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert len(import_requests(sb)) - before == 1
+    execution = sb.store.execution(data["key"])
+    assert execution is not None
+    assert execution["counts"] == {"PASSED": 20, "FAILED": 10}
+
+
+def test_mixed_formats_land_in_one_execution(pytest_junit_report: Path, testng_report: Path, robot_report: Path,
+                                              sb: Sandbox, tmp_path: Path) -> None:
+    """JUnit, TestNG and Robot reports: the first request creates the execution, the others import into it."""
+    before = len(import_requests(sb))
+    proc = xray_tasks("import-results", "--report", str(pytest_junit_report), "--report", str(testng_report),
+                      "--report", str(robot_report), "--json", env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert len(data["keys"]) == 1
+    requests = import_requests(sb)[before:]
+    assert len(requests) == 3
+    assert [r["query"].get("testExecKey") for r in requests[1:]] == [data["key"], data["key"]]
+    execution = sb.store.execution(data["key"])
+    assert execution is not None
+    assert execution["total"] == sum(1 for _ in execution["runs"])
+    assert execution["imports"] == 3
+
+
+def test_separate_gives_one_execution_per_file(sb: Sandbox, tmp_path: Path) -> None:
+    """--separate keeps the old behaviour: a Test Execution per report."""
+    write_junit_files(tmp_path / "r", 3)
+    proc = xray_tasks("import-results", "--report", str(tmp_path / "r"), "--separate", "--json",
+                      env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)["keys"]) == 3
+
+
+def test_summary_file_and_github_outputs_hold_the_key(sb: Sandbox, tmp_path: Path) -> None:
+    """--summary-file, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY carry the key; no secret in any of them."""
+    write_junit_files(tmp_path / "r", 2)
+    gh_out, gh_summary, summary = tmp_path / "gh_out", tmp_path / "gh_summary.md", tmp_path / "s" / "xray.json"
+    env = sandbox_env(sb, tmp_path, GITHUB_OUTPUT=str(gh_out), GITHUB_STEP_SUMMARY=str(gh_summary))
+    proc = xray_tasks("import-results", "--report", str(tmp_path / "r"), "--summary-file", str(summary), env=env)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(summary.read_text())
+    key = data["key"]
+    assert key and key in proc.stdout
+    assert f"test-exec-key={key}\n" in gh_out.read_text()
+    assert key in gh_summary.read_text() and "| Passed |" in gh_summary.read_text()
+    assert [f["status"] for f in data["files"]] == ["imported", "imported"]
+    assert data["totals"]["passed"] + data["totals"]["failed"] == 6
+    for text in (summary.read_text(), gh_out.read_text(), gh_summary.read_text()):
+        assert sb.config.client_secret not in text
+
+
+def test_on_error_warn_turns_an_import_failure_into_the_tests_exit_code(sb: Sandbox, tmp_path: Path) -> None:
+    """With --on-error warn a rejected import warns and ci exits with the tests' code; with fail, 16."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_it.py").write_text("def test_bad():\n    assert False\n")
+    junit = tmp_path / "junit.xml"
+    command = f"{sys.executable} -m pytest -q -p no:cacheprovider {suite} --junitxml {junit} -c /dev/null"
+    env = sandbox_env(sb, tmp_path, XRAY_PROJECT_KEY="NOPE")
+    warn = xray_tasks("ci", "--command", command, "--report", str(junit), "--on-error", "warn",
+                      "--summary-file", str(tmp_path / "s.json"), env=env, cwd=tmp_path)
+    assert warn.returncode == 1, warn.stderr
+    assert "warning: import failed" in warn.stderr and "No project could be found" in warn.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["error"]
+    fail = xray_tasks("ci", "--command", command, "--report", str(junit), env=env, cwd=tmp_path)
+    assert fail.returncode == 16
+    assert_one_clean_line(fail)
+
+
+def test_exit_with_tests_in_a_separate_import_step(sb: Sandbox, tmp_path: Path) -> None:
+    """import-results --exit-with-tests imports, then exits with the recorded run's code."""
+    write_junit_files(tmp_path / "r", 1)
+    env = sandbox_env(sb, tmp_path, XRAY_TEST_COMMAND="exit 3", XRAY_REPORT=str(tmp_path / "r" / "*.xml"))
+    assert xray_tasks("run-tests", env=env, cwd=tmp_path).returncode == 0
+    proc = xray_tasks("import-results", "--exit-with-tests", "--allow-stale", env=env, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stderr
+    assert "imported into DEMO-" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_the_makefile_example_runs_test_then_import(sb: Sandbox, tmp_path: Path) -> None:
+    """examples/Makefile: `make test xray-import` in two steps imports into one execution and fails the
+    build with the tests' exit code."""
+    suite = tmp_path / "tests"
+    suite.mkdir()
+    (suite / "test_calc.py").write_text("def test_ok():\n    assert 1 + 1 == 2\n\ndef test_bad():\n    assert 0\n")
+    shutil.copy(REPO / "examples" / "Makefile", tmp_path / "Makefile")
+    env = sandbox_env(sb, tmp_path)
+    test_command = f"{sys.executable} -m pytest -q -p no:cacheprovider tests -c /dev/null --junitxml=reports/junit.xml"
+    make = ["make", f"XRAY_TASKS={sys.executable} -m xray_tasks", f"TEST_COMMAND={test_command}"]
+    step1 = subprocess.run([*make, "test"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert step1.returncode == 0, step1.stderr
+    step2 = subprocess.run([*make, "xray-import"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           check=False)
+    assert step2.returncode != 0  # make reports the tests' failure
+    assert "tests failed (exit 1)" in step2.stderr
+    data = json.loads((tmp_path / "reports" / "xray.json").read_text())
+    execution = sb.store.execution(data["key"])
+    assert execution is not None
+    assert execution["counts"] == {"PASSED": 1, "FAILED": 1}
