@@ -1,0 +1,45 @@
+"""The sandbox: a local, faithful stand-in for Xray's import API, Cloud and Server/Data Center dialects.
+
+Use it from tests (``with Sandbox() as sb: ... sb.url ... sb.store.executions()``), from the command line
+(``python -m xray_tasks.sandbox --port 0``, or ``inv xray.sandbox``) or through :func:`serve`.
+
+What it speaks (the contract is shared/xray-api.md):
+
+* Cloud, ``/api/v1`` and ``/api/v2`` — see :mod:`xray_tasks.sandbox.cloud`: ``/authenticate`` (JWT),
+  every standard and multipart import endpoint, ``{"id", "key", "self"}`` answers.
+* Server/DC, ``/rest/raven/1.0``, ``2.0``, ``latest`` — see :mod:`xray_tasks.sandbox.server_dc`: Basic or
+  PAT auth, multipart ``file``/``result``, Test Plan/Environments custom fields, ``GET /rest/api/2/field``,
+  ``/rest/api/2/myself`` and ``/rest/api/2/issue/<id|key>``.
+* Validation like Xray's, with Xray's texts where they are known — every text is in
+  :mod:`xray_tasks.sandbox.errors`; statuses and Test matching in :mod:`xray_tasks.sandbox.imports`.
+* Its own JSON API under ``/sandbox`` — :mod:`xray_tasks.sandbox.readapi`.
+* Fault injection (429, 503, latency, dropped connections, expired tokens, wrong region, accept without
+  parsing) — :mod:`xray_tasks.sandbox.faults`.
+
+Authentication errors (401, ``{"error": ...}``): bad client id/secret → "Authentication failed. Invalid
+client credentials!"; no Authorization header → "Authentication failed. Missing 'Authorization: Bearer
+<token>' header!"; forged/malformed token or Basic auth on Cloud → "Authentication failed. Invalid
+token!"; expired or revoked token → "Authentication failed. Token has expired!"; Server without valid
+Basic/PAT → "You are not authenticated. Authentication required to use this resource."
+
+Run statuses (formats' normalised status → Cloud / Server): passed → PASSED / PASS, failed → FAILED /
+FAIL, aborted → ABORTED, executing → EXECUTING, skipped, todo and anything else → TODO; Xray JSON
+statuses are kept as sent and must be the dialect's own (PASSED, FAILED, TODO, EXECUTING, ABORTED on
+Cloud; PASS, FAIL, TODO, EXECUTING, ABORTED on Server).
+
+Modules: ``app`` (Sandbox, serve), ``server`` (HTTP, routing, request log), ``bodies`` (Content-Length
+and chunked bodies, spooling), ``multipart`` (streaming form-data), ``exchange`` (request/response
+objects), ``cloud`` and ``server_dc`` (the two dialects' request shapes), ``issuedata`` (multipart
+info/testInfo), ``imports`` (validation, Tests, runs), ``store`` (SQLite), ``tokens`` (JWT), ``faults``,
+``readapi``, ``config``, ``errors``.
+"""
+
+from __future__ import annotations
+
+from xray_tasks.sandbox.app import Sandbox, serve
+from xray_tasks.sandbox.config import Config
+from xray_tasks.sandbox.errors import ApiError
+from xray_tasks.sandbox.faults import Faults
+from xray_tasks.sandbox.store import Store
+
+__all__ = ["ApiError", "Config", "Faults", "Sandbox", "Store", "serve"]
