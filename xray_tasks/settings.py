@@ -321,6 +321,10 @@ def check_base_url(url: str, deployment: str, source: str = "") -> str:
         fixed = f"{parts.scheme}://{parts.netloc}{keep}"
         raise SettingsError(f"XRAY_BASE_URL={url!r}{where} includes the API path /{api.group(1)}",
                             f"set XRAY_BASE_URL={fixed}; xray-tasks adds the API path itself")
+    if deployment == "cloud" and (parts.hostname or "").endswith(".atlassian.net"):
+        raise SettingsError(f"XRAY_BASE_URL={url!r}{where} is a Jira Cloud site, not the Xray Cloud API host",
+                            f"set XRAY_BASE_URL={REGIONS['global']} (or unset it and set XRAY_REGION=us, eu "
+                            f"or au); put the Jira site in XRAY_JIRA_URL for browse links")
     if deployment == "cloud" and path and (parts.hostname or "").endswith(CLOUD_HOST):
         raise SettingsError(f"XRAY_BASE_URL={url!r}{where} has a path after the Xray Cloud host",
                             f"set XRAY_BASE_URL={parts.scheme}://{parts.netloc}")
