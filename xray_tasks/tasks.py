@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from xray_tasks.importer import ImportOptions, ImportOutcome
     from xray_tasks.plan import ImportPlan
 
-__all__ = ["authenticate", "ci", "demo", "import_results", "ns", "run_tests", "sandbox"]
+__all__ = ["authenticate", "ci", "demo", "doctor", "import_results", "ns", "run_tests", "sandbox"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -395,4 +395,37 @@ def demo(c: Context, keep: bool = False) -> None:
     run_demo(c, keep=keep)
 
 
-ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo)
+@task(help={**COMMON_HELP,
+            "report": "report path, directory or glob to check (repeatable; XRAY_REPORT)",
+            "format": "auto (detect from content) or the report format to expect (XRAY_REPORT_FORMAT)",
+            "project": "Jira project key (XRAY_PROJECT_KEY)",
+            "test_plan": "Test Plan key the templates render with (XRAY_TEST_PLAN_KEY)",
+            "info_template": "Jinja template file for the Test Execution's info JSON",
+            "test_info_template": "Jinja template file for the testInfo JSON of created Tests",
+            "var": "template variable NAME=VALUE (repeatable; also XRAY_VAR_NAME)",
+            "json": "print the checks as a JSON list instead of a table"},
+      iterable=["report", "var"])
+@exits_cleanly
+def doctor(c: Context, report: list[str] | None = None, format: str | None = None, project: str | None = None,
+           test_plan: str | None = None, info_template: str | None = None, test_info_template: str | None = None,
+           var: list[str] | None = None, json: bool = False, base_url: str | None = None,
+           region: str | None = None, deployment: str | None = None) -> None:
+    """Check settings, connection, credentials, templates and reports without importing; say what to fix."""
+    from xray_tasks import doctor as checks_
+
+    variables = parse_vars(var)
+    flags = {"report": tuple(report or ()) or None, "report_format": format, "project_key": project,
+             "test_plan_key": test_plan, "base_url": base_url, "region": region, "deployment": deployment}
+
+    def resolve(**overrides: Any) -> Settings:
+        return settings_for(c, **{**flags, **overrides}, variables=variables)
+
+    results = checks_.diagnose(resolve, info_template=info_template, test_info_template=test_info_template)
+    print(checks_.as_json(results) if json else checks_.format_table(results), flush=True)
+    if checks_.has_failures(results):
+        failed = [r.name for r in results if r.status == checks_.FAIL]
+        raise Exit(redact(f"xray-tasks: doctor: {len(failed)} check(s) failed: {', '.join(failed)}"),
+                   code=SettingsError.exit_code)
+
+
+ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo, doctor)

@@ -136,8 +136,23 @@ def _environment(folder: Path) -> Any:
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True)
-    env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False)
+    env.filters["json"] = _to_json
     return env
+
+
+def _to_json(value: Any) -> str:
+    """The ``json`` filter; an undefined value (also inside a list or dict) raises Jinja's own "is undefined"
+    error naming the variable, not json's "StrictUndefined is not JSON serializable"."""
+    import jinja2
+
+    def undefined(obj: Any) -> Any:
+        if isinstance(obj, jinja2.Undefined):
+            obj._fail_with_undefined_error()
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    if isinstance(value, jinja2.Undefined):
+        undefined(value)
+    return json.dumps(value, ensure_ascii=False, default=undefined)
 
 
 def _template_line(path: Path) -> int | None:

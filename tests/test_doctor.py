@@ -1,0 +1,181 @@
+"""`xray-tasks doctor`: the real command against the sandbox, on a good setup and on broken ones."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import sandbox_env, xray_tasks
+from xray_tasks.doctor import FAIL, OK, WARN, base_url_check, token_cache_check
+from xray_tasks.sandbox import Sandbox
+from xray_tasks.settings import resolve_settings
+
+JUNIT = '<testsuite name="s" tests="2"><testcase classname="a" name="b"/><testcase classname="a" name="c"/>' \
+        '</testsuite>'
+
+
+@pytest.fixture(scope="module")
+def sb() -> Iterator[Sandbox]:
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Path:
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT, encoding="utf-8")
+    return path
+
+
+def server_env(sb: Sandbox, tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XRAY_", "INVOKE_", "GITHUB_"))}
+    env |= {"XRAY_DEPLOYMENT": "server", "XRAY_BASE_URL": sb.url, "XRAY_SERVER_USER": sb.config.server_user,
+            "XRAY_SERVER_PASSWORD": sb.config.server_password, "XRAY_PROJECT_KEY": "DEMO",
+            "XRAY_SERVER_TEST_PLAN_FIELD": sb.config.test_plan_field,
+            "XRAY_SERVER_ENVIRONMENTS_FIELD": sb.config.environments_field,
+            "XRAY_ENV_FILE": str(tmp / "absent.env"), "XRAY_STATE_FILE": str(tmp / ".xray-run.json")}
+    return env | extra
+
+
+def lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return proc.stdout.strip().splitlines()
+
+
+def failed(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """Check name → its line, for every FAIL line."""
+    out = {}
+    for line in lines(proc):
+        if line.startswith(FAIL):
+            out[line[6:].split("  ")[0].strip()] = line
+    return out
+
+
+def no_secret(proc: subprocess.CompletedProcess[str], sb: Sandbox, tmp: Path) -> None:
+    text = proc.stdout + proc.stderr
+    for secret in (sb.config.client_secret, sb.config.server_token, "wrong-secret-xyz"):
+        assert secret not in text
+    cache = tmp / "tokens.json"
+    if cache.exists():
+        for entry in json.loads(cache.read_text()).values():
+            assert entry["token"] not in text
+    assert "Traceback" not in proc.stderr
+
+
+def test_good_cloud_setup_passes(sb: Sandbox, tmp_path: Path, report: Path) -> None:
+    env = sandbox_env(sb, tmp_path, XRAY_REPORT=str(report))
+    assert xray_tasks("authenticate", env=env).returncode == 0  # a cached token: doctor shows its expiry
+    proc = xray_tasks("doctor", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert all(line.startswith((f"{OK} ", WARN)) for line in lines(proc)), proc.stdout
+    text = proc.stdout
+    assert "setting client_secret" in text and "(set, hidden) (env XRAY_CLIENT_SECRET)" in text
+    assert "setting project_key" in text and "DEMO (env XRAY_PROJECT_KEY)" in text
+    assert "cached token valid until" in text and "mode 600" in text
+    assert "credentials" in text and "authenticated" in text
+    assert "template info" in text and "template testInfo" in text
+    assert "(JUnit XML)" in text and "report size" in text
+    no_secret(proc, sb, tmp_path)
+
+
+def test_good_server_setup_checks_custom_fields(sb: Sandbox, tmp_path: Path, report: Path) -> None:
+    proc = xray_tasks("doctor", "--report", str(report), env=server_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert all(line.startswith((f"{OK} ", WARN)) for line in lines(proc)), proc.stdout
+    assert f"{sb.config.test_plan_field} is 'Test Plan' in Jira" in proc.stdout
+    assert f"{sb.config.environments_field} is 'Test Environments' in Jira" in proc.stdout
+    assert "credentials" in proc.stdout and "(Basic)" in proc.stdout
+    assert "info.server.json.j2" in proc.stdout
+    no_secret(proc, sb, tmp_path)
+
+
+def test_json_parses_and_lists_every_check(sb: Sandbox, tmp_path: Path, report: Path) -> None:
+    proc = xray_tasks("doctor", "--json", "--report", str(report), env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert isinstance(data, list) and data
+    assert all(set(item) == {"name", "status", "detail", "fix"} for item in data)
+    assert {item["status"] for item in data} <= {OK, WARN}
+    assert {"credentials", "reachable", "template info", "report size"} <= {item["name"] for item in data}
+    no_secret(proc, sb, tmp_path)
+
+
+def test_a_broken_setup_names_each_broken_item(sb: Sandbox, tmp_path: Path, report: Path) -> None:
+    """Wrong secret, a missing report and a broken template: each a FAIL line with its fix; exit 11."""
+    bad = tmp_path / "bad.json.j2"
+    bad.write_text('{"fields": {"summary": {{ vars.nothing | json }} }}\n', encoding="utf-8")
+    env = sandbox_env(sb, tmp_path, XRAY_CLIENT_SECRET="wrong-secret-xyz")
+    proc = xray_tasks("doctor", "--report", str(report), "--report", str(tmp_path / "missing.xml"),
+                      "--info-template", str(bad), env=env)
+    assert proc.returncode == 11, proc.stdout
+    fails = failed(proc)
+    assert set(fails) == {"credentials", "report missing.xml", "template info"}, proc.stdout
+    assert "Invalid client credentials" in fails["credentials"] and "XRAY_CLIENT_ID" in fails["credentials"]
+    assert "does not exist" in fails["report missing.xml"]
+    assert "bad.json.j2 line 1" in fails["template info"] and "nothing" in fails["template info"]
+    assert "3 check(s) failed: credentials, template info, report missing.xml" in proc.stderr
+    no_secret(proc, sb, tmp_path)
+
+
+def test_a_bad_base_url_is_named_with_the_fix_and_local_checks_still_run(sb: Sandbox, tmp_path: Path,
+                                                                           report: Path) -> None:
+    env = sandbox_env(sb, tmp_path, XRAY_BASE_URL=f"{sb.url}/api/v2/import", XRAY_REPORT=str(report))
+    proc = xray_tasks("doctor", env=env)
+    assert proc.returncode == 11
+    fails = failed(proc)
+    assert f"set XRAY_BASE_URL={sb.url};" in fails["base URL"]
+    assert "template info" not in fails and "(JUnit XML)" in proc.stdout
+    no_secret(proc, sb, tmp_path)
+
+
+def test_an_unreachable_host_fails_reachability(sb: Sandbox, tmp_path: Path, report: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = xray_tasks("doctor", "--report", str(report),
+                      env=sandbox_env(sb, tmp_path, XRAY_BASE_URL=f"http://127.0.0.1:{port}"))
+    assert proc.returncode == 11
+    fails = failed(proc)
+    assert set(fails) == {"reachable"}, proc.stdout
+    assert "connection refused" in fails["reachable"] and "XRAY_BASE_URL" in fails["reachable"]
+    assert "WARN  credentials" in proc.stdout
+
+
+def test_a_wrong_server_field_id_names_the_right_one(sb: Sandbox, tmp_path: Path, report: Path) -> None:
+    proc = xray_tasks("doctor", "--report", str(report),
+                      env=server_env(sb, tmp_path, XRAY_SERVER_TEST_PLAN_FIELD="customfield_1"))
+    assert proc.returncode == 11
+    line = failed(proc)["Test Plan field"]
+    assert f"set XRAY_SERVER_TEST_PLAN_FIELD={sb.config.test_plan_field}" in line
+
+
+def test_doctor_has_help_for_every_flag() -> None:
+    proc = subprocess.run([sys.executable, "-m", "xray_tasks", "--help", "doctor"], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    options = [line for line in proc.stdout.splitlines() if line.strip().startswith("-")]
+    assert any("--json" in o for o in options)
+    assert all(len(line.split(None, 1)) == 2 for line in options), proc.stdout
+
+
+def test_base_url_check_is_pure() -> None:
+    server_on_cloud = resolve_settings(environ={"XRAY_DEPLOYMENT": "server"})
+    assert base_url_check(server_on_cloud).status == FAIL
+    jira_for_cloud = resolve_settings(environ={"XRAY_BASE_URL": "https://jira.example.com", "XRAY_CLIENT_ID": "x"})
+    check = base_url_check(jira_for_cloud)
+    assert check.status == WARN and "https://xray.cloud.getxray.app" in check.fix
+    assert base_url_check(resolve_settings(environ={"XRAY_REGION": "eu"})).detail.endswith("region eu)")
+
+
+def test_a_token_cache_others_can_read_fails(tmp_path: Path) -> None:
+    cache = tmp_path / "tokens.json"
+    cache.write_text("{}")
+    cache.chmod(0o644)
+    check = token_cache_check(resolve_settings(environ={"XRAY_TOKEN_CACHE": str(cache), "XRAY_CLIENT_ID": "x"}))
+    assert check.status == FAIL and f"chmod 600 {cache}" in check.fix

@@ -1,0 +1,351 @@
+"""``doctor``: check a setup without importing anything, and say what to fix.
+
+:func:`diagnose` returns a list of :class:`Check` (name, status OK/WARN/FAIL, detail, fix):
+
+* every setting with its value and source (secrets redacted, from ``Settings.describe()``);
+* the base URL's shape (a malformed one is a FAIL with the corrected value, and the network checks are
+  skipped);
+* reachability: one HTTP request to the base URL;
+* the token cache (location, mode, expiry of a cached token — never the token itself);
+* credentials: Cloud, one authentication; Server/DC, one authenticated ``GET /rest/api/2/myself``;
+* Server/DC: the Test Plan / Test Environments custom field ids exist (``GET /rest/api/2/field``);
+* every template renders to valid issue JSON with the current variables;
+* the reports resolve, their formats are detected, and their sizes fit ``XRAY_MAX_REQUEST_MB``.
+
+Nothing here prints; the ``doctor`` task formats the list (:func:`format_table`, :func:`as_json`).
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from xray_tasks.errors import SettingsError, XrayTasksError, redact
+from xray_tasks.settings import CLOUD_HOST, REGIONS, Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["FAIL", "OK", "WARN", "Check", "as_json", "diagnose", "format_table", "has_failures"]
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+PLACEHOLDER_URL = "https://base-url.invalid"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def _fail(name: str, exc: XrayTasksError) -> Check:
+    return Check(name, FAIL, exc.message, exc.hint or "")
+
+
+def has_failures(checks: Sequence[Check]) -> bool:
+    return any(c.status == FAIL for c in checks)
+
+
+# -- settings and base URL (pure) -------------------------------------------------------------------------
+
+
+def setting_checks(s: Settings) -> list[Check]:
+    """Every setting with its shown value and source; secrets stay hidden."""
+    return [Check(f"setting {name}", OK, f"{shown} ({source})") for name, shown, source in s.describe()]
+
+
+def base_url_check(s: Settings) -> Check:
+    """The base URL's shape for the deployment (a malformed URL never gets this far: see diagnose)."""
+    parts = urlsplit(s.base_url)
+    host = parts.hostname or ""
+    if parts.scheme == "http" and not s.is_loopback and not s.allow_http:
+        return Check("base URL", FAIL, f"{s.base_url} is plain http to a non-loopback host",
+                     "use https://, or set XRAY_ALLOW_HTTP=true for a trusted test server")
+    if s.is_cloud:
+        if host.endswith(CLOUD_HOST):
+            regional = next((r for r, u in REGIONS.items() if u == f"{parts.scheme}://{parts.netloc}"), None)
+            if regional and s.region != "global" and regional != s.region and "base_url" in s.sources \
+                    and not s.sources["base_url"].startswith("region"):
+                return Check("base URL", WARN, f"{s.base_url} is the {regional} host but XRAY_REGION={s.region}",
+                             f"unset XRAY_BASE_URL to use {REGIONS[s.region]}, or drop XRAY_REGION")
+            return Check("base URL", OK, f"{s.base_url} (Xray Cloud, region {regional or 'custom'})")
+        if s.is_loopback:
+            return Check("base URL", OK, f"{s.base_url} (Cloud API on loopback: a test server)")
+        return Check("base URL", WARN, f"{s.base_url} is not an Xray Cloud host ({CLOUD_HOST})",
+                     f"Xray Cloud's API is {REGIONS['global']} (or XRAY_REGION=us/eu/au); "
+                     "for Server/DC set XRAY_DEPLOYMENT=server")
+    if host.endswith(CLOUD_HOST):
+        return Check("base URL", FAIL, f"{s.base_url} is the Xray Cloud host but XRAY_DEPLOYMENT=server",
+                     "set XRAY_DEPLOYMENT=cloud, or XRAY_BASE_URL to your Jira Server/DC base URL")
+    return Check("base URL", OK, f"{s.base_url} (Jira Server/DC base URL)")
+
+
+# -- network ----------------------------------------------------------------------------------------------
+
+
+def reachability_check(s: Settings, http: httpx.Client) -> Check:
+    """One GET of the base URL: any HTTP answer means the host is reachable."""
+    import httpx
+
+    from xray_tasks.client import _reason
+
+    started = time.monotonic()
+    try:
+        resp = http.get(f"{s.base_url}/", timeout=min(s.connect_timeout, 10.0))
+    except httpx.TimeoutException as exc:
+        return Check("reachable", FAIL, f"{s.base_url}: no answer ({type(exc).__name__})",
+                     "check XRAY_BASE_URL, the network and HTTPS_PROXY; raise XRAY_CONNECT_TIMEOUT on a slow link")
+    except httpx.HTTPError as exc:
+        return Check("reachable", FAIL, f"cannot reach {s.base_url}: {_reason(exc)}",
+                     "check XRAY_BASE_URL (the host name), the network and HTTPS_PROXY")
+    ms = (time.monotonic() - started) * 1000
+    return Check("reachable", OK, f"{s.base_url} answered HTTP {resp.status_code} in {ms:.0f} ms")
+
+
+def token_cache_check(s: Settings) -> Check:
+    """Where the Cloud token cache is, whether its mode is safe, and until when a cached token is valid."""
+    from xray_tasks.auth import TokenCache
+
+    if not s.is_cloud:
+        return Check("token cache", OK, "not used on Server/DC (every request carries the credentials)")
+    cache = TokenCache.for_settings(s)
+    try:
+        st = cache.path.stat()
+    except FileNotFoundError:
+        return Check("token cache", OK, f"{cache.path} (not created yet)")
+    except OSError as exc:
+        return Check("token cache", FAIL, f"cannot read {cache.path}: {exc.strerror}",
+                     "fix its permissions or set XRAY_TOKEN_CACHE elsewhere")
+    mode = stat.S_IMODE(st.st_mode)
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return Check("token cache", FAIL, f"{cache.path} is readable by other users (mode {mode:o})",
+                     f"run: chmod 600 {cache.path}  (or delete it)")
+    token = cache.get(s.base_url, s.client_id) if s.client_id else None
+    if token is None:
+        return Check("token cache", OK, f"{cache.path} (mode {mode:o}; no valid token for this client id)")
+    until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(token.expires_at))
+    return Check("token cache", OK, f"{cache.path} (mode {mode:o}; cached token valid until {until})")
+
+
+def credentials_check(s: Settings, http: httpx.Client) -> Check:
+    """Cloud: one authentication; Server/DC: one authenticated GET of the current user."""
+    from xray_tasks.client import XrayClient
+
+    client = XrayClient(s, http)
+    try:
+        if s.is_cloud:
+            token = client.authenticate(force=True)
+            until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(token.expires_at))
+            return Check("credentials", OK, f"client id {s.client_id} authenticated (token valid until {until})")
+        me = client.check_server_credentials()
+        who = me.get("name") or me.get("displayName") or "the configured user"
+        return Check("credentials", OK, f"authenticated as {who} ({client.auth_scheme()})")
+    except XrayTasksError as exc:
+        return _fail("credentials", exc)
+
+
+def server_field_checks(s: Settings, http: httpx.Client) -> list[Check]:
+    """Server/DC: the configured Test Plan / Test Environments custom field ids exist in Jira."""
+    import httpx
+
+    from xray_tasks.auth import server_auth_header
+    from xray_tasks.client import error_for_response
+
+    wanted = {"Test Plan field": ("server_test_plan_field", "XRAY_SERVER_TEST_PLAN_FIELD", s.test_plan_key),
+              "Test Environments field": ("server_environments_field", "XRAY_SERVER_ENVIRONMENTS_FIELD",
+                                          s.test_environments)}
+    try:
+        resp = http.get(f"{s.base_url}/rest/api/2/field", headers={"Authorization": server_auth_header(s)[1]})
+        if resp.status_code != 200:
+            raise error_for_response(resp, "list Jira fields", s)
+        listed = {f.get("id"): f.get("name") for f in resp.json() if isinstance(f, dict)}
+    except XrayTasksError as exc:
+        return [_fail("custom fields", exc)]
+    except (httpx.HTTPError, ValueError, TypeError) as exc:  # network or JSON trouble: one FAIL line
+        return [Check("custom fields", FAIL, f"GET {s.base_url}/rest/api/2/field failed: {type(exc).__name__}",
+                      "check XRAY_BASE_URL (the Jira base URL) and the network")]
+    checks = []
+    for label, (attr, env, needed_by) in wanted.items():
+        value = getattr(s, attr)
+        if not value:
+            status = FAIL if needed_by else WARN
+            checks.append(Check(label, status, f"{env} is not set (multipart cannot set it"
+                                               f"{' — and it is asked for' if needed_by else ''})",
+                                f"set {env} to the id GET /rest/api/2/field lists for '{label[:-6]}'"))
+        elif value in listed:
+            checks.append(Check(label, OK, f"{value} is '{listed[value]}' in Jira"))
+        else:
+            named = [fid for fid, name in listed.items() if name == label[:-6]]
+            checks.append(Check(label, FAIL, f"{env}={value} is not a field of this Jira",
+                                f"set {env}={named[0]}" if named else
+                                "pick the id GET /rest/api/2/field lists for it"))
+    return checks
+
+
+# -- local files ------------------------------------------------------------------------------------------
+
+
+def _placeholder_report() -> Any:
+    return SimpleNamespace(format="junit", formats=["junit"], format_label="JUnit XML", file="report.xml",
+                           name="report.xml", files=["report.xml"], count=1, tests=0,
+                           totals={"passed": 0, "failed": 0, "skipped": 0})
+
+
+def report_checks(s: Settings, fmt: str = "auto") -> tuple[list[Check], list[tuple[Path, str]]]:
+    """Each report path/glob resolves and its format is detected; sizes fit XRAY_MAX_REQUEST_MB."""
+    from xray_tasks.importer import detect, find_reports
+
+    if not s.report:
+        return [Check("reports", WARN, "no report configured", "pass --report PATH or set XRAY_REPORT")], []
+    try:
+        paths = find_reports(s.report)
+    except XrayTasksError as exc:
+        return [_fail("reports", exc)], []
+    checks: list[Check] = []
+    found: list[tuple[Path, str]] = []
+    for path in paths:
+        try:
+            detected, _ = detect(path, fmt)
+        except XrayTasksError as exc:
+            checks.append(_fail(f"report {path.name}", exc))
+            continue
+        from xray_tasks.formats import FORMAT_LABELS
+
+        found.append((path, detected))
+        checks.append(Check(f"report {path.name}", OK, f"{path} ({FORMAT_LABELS[detected]})"))
+    if found:
+        limit = s.max_request_mb * 2**20
+        sizes = [(p, p.stat().st_size) for p, _ in found]
+        big = [(p, n) for p, n in sizes if n > limit]
+        total = sum(n for _, n in sizes)
+        if big:
+            p, n = big[0]
+            checks.append(Check("report size", FAIL, f"{p} is {n / 2**20:.1f} MiB, over XRAY_MAX_REQUEST_MB="
+                                                      f"{s.max_request_mb:g}",
+                                "split the report, or raise XRAY_MAX_REQUEST_MB if your Xray accepts more"))
+        elif total > limit:
+            checks.append(Check("report size", WARN, f"{total / 2**20:.1f} MiB in all, over XRAY_MAX_REQUEST_MB="
+                                                      f"{s.max_request_mb:g}: it will be split into several requests"))
+        else:
+            checks.append(Check("report size", OK, f"{total / 2**20:.2f} MiB in all, within XRAY_MAX_REQUEST_MB="
+                                                    f"{s.max_request_mb:g}"))
+    return checks, found
+
+
+def template_checks(s: Settings, reports: Sequence[tuple[Path, str]], *, info_template: str | None = None,
+                    test_info_template: str | None = None) -> list[Check]:
+    """Each template renders to valid issue JSON with the current variables."""
+    from xray_tasks.importer import ReportInfo
+    from xray_tasks.templating import build_context, find_template, render_template
+
+    if not s.project_key:
+        return [Check("templates", WARN, "not rendered: no project key (multipart needs one)",
+                      "set XRAY_PROJECT_KEY (or --project) to use --multipart and templates")]
+    report: Any = ReportInfo(list(reports)) if reports else _placeholder_report()
+    checks = []
+    for part, explicit in (("info", info_template), ("testInfo", test_info_template)):
+        name = f"template {part}"
+        try:
+            path = find_template(s, part, explicit)
+            context = build_context(s, report=report)
+            rendered = render_template(path, part, context, s.deployment)
+        except XrayTasksError as exc:
+            checks.append(_fail(name, exc))
+            continue
+        summary = rendered.data.get("fields", {}).get("summary")
+        shown = f", summary {summary!r}" if isinstance(summary, str) else ""
+        checks.append(Check(name, OK, f"{path} renders valid {part} JSON{shown}"))
+    return checks
+
+
+# -- everything -------------------------------------------------------------------------------------------
+
+
+def diagnose(resolve: Callable[..., Settings], *, fmt: str | None = None, info_template: str | None = None,
+             test_info_template: str | None = None, http: httpx.Client | None = None) -> list[Check]:
+    """Resolve the settings with ``resolve(**overrides)`` and run every check.
+
+    A malformed base URL is reported, then the local checks still run (with a placeholder URL) and the
+    network ones are skipped.
+    """
+    checks: list[Check] = []
+    offline = False
+    try:
+        s = resolve()
+    except SettingsError as exc:
+        if "XRAY_BASE_URL" not in exc.message:
+            return [_fail("settings", exc)]
+        checks.append(_fail("base URL", exc))
+        offline = True
+        try:
+            s = resolve(base_url=PLACEHOLDER_URL)
+        except SettingsError as again:
+            return [*checks, _fail("settings", again)]
+    shown = setting_checks(s)
+    if offline:
+        shown = [Check(c.name, FAIL, "malformed (see base URL below)") if c.name == "setting base_url" else c
+                 for c in shown]
+    checks = shown + checks
+    s = s.with_(max_retries=0)  # one request per check: doctor reports, it does not wait out outages
+    if not s.project_key:
+        checks.append(Check("project", WARN, "XRAY_PROJECT_KEY is not set",
+                            "set XRAY_PROJECT_KEY (or --project) unless you always import into --test-exec"))
+    if not offline:
+        checks.append(base_url_check(s))
+    checks.append(token_cache_check(s))
+    if offline:
+        checks.append(Check("reachable", WARN, "not checked: the base URL is malformed", "fix XRAY_BASE_URL first"))
+    else:
+        checks += _network_checks(s, http)
+    report_lines, found = report_checks(s, fmt or s.report_format)
+    checks += template_checks(s, found, info_template=info_template, test_info_template=test_info_template)
+    checks += report_lines
+    return checks
+
+
+def _network_checks(s: Settings, http: httpx.Client | None) -> list[Check]:
+    from xray_tasks.client import make_http
+
+    try:
+        client = http if http is not None else make_http(s)
+    except XrayTasksError as exc:
+        return [_fail("reachable", exc)]
+    try:
+        reach = reachability_check(s, client)
+        if reach.status == FAIL:
+            return [reach, Check("credentials", WARN, "not checked: Xray is not reachable", reach.fix)]
+        out = [reach, credentials_check(s, client)]
+        if not s.is_cloud and out[-1].status == OK:
+            out += server_field_checks(s, client)
+        return out
+    finally:
+        if http is None:
+            client.close()
+
+
+# -- output -----------------------------------------------------------------------------------------------
+
+
+def format_table(checks: Sequence[Check]) -> str:
+    """One line per check: status, name, detail and (if any) the fix; secrets redacted."""
+    width = max((len(c.name) for c in checks), default=0)
+    lines = []
+    for c in checks:
+        fix = f" — fix: {c.fix}" if c.fix and c.status != OK else ""
+        lines.append(redact(f"{c.status:<4}  {c.name:<{width}}  {c.detail}{fix}"))
+    return "\n".join(lines)
+
+
+def as_json(checks: Sequence[Check]) -> str:
+    return redact(json.dumps([asdict(c) for c in checks], ensure_ascii=False))
