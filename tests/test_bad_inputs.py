@@ -269,7 +269,7 @@ CASES = [
          ("Invalid client credentials", "XRAY_CLIENT_SECRET"), sends=True),
     Case("wrong region", _region_mismatch, 15, ("another region", "XRAY_REGION"), sends=True),
     Case("401 on the import", stubbed(Answer(401, b'{"error": "Authentication failed. Invalid token!"}')), 15,
-         ("Invalid token", "XRAY_CLIENT_ID"), sends=True),
+         ("refused a token it had just issued", "Invalid token", "XRAY_REGION"), sends=True),
     # rejected: exit 16
     Case("unknown project key", good(XRAY_PROJECT_KEY="NOPE"), 16,
          ("No project could be found with key 'NOPE'", "XRAY_PROJECT_KEY"), sends=True),
@@ -294,7 +294,8 @@ CASES = [
     Case("timeout", _slow, 17, ("no answer within 0.5s", "XRAY_TIMEOUT"), sends=True),
     Case("429 forever", stubbed(Answer(429, b'{"error": "Too many requests"}',
                                        {"Content-Type": "application/json", "Retry-After": "0"}),
-                                XRAY_MAX_RETRIES="2"), 17, ("429", "tried 3 times", "XRAY_RETRY_BUDGET"), sends=True),
+                                XRAY_MAX_RETRIES="2"), 17,
+         ("429", "tried 3 times", "XRAY_MAX_RETRIES", "XRAY_RETRY_BUDGET"), sends=True),
     Case("502 with HTML", stubbed(Answer(502, b"<html><body><h1>Bad Gateway</h1></body></html>", HTML)), 17,
          ("502", "Bad Gateway", "run again later"), sends=True),
     # uncertain: exit 18

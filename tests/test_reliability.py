@@ -204,3 +204,57 @@ def test_the_token_cache_is_private_and_a_readable_one_is_refused(sb: Sandbox, r
     assert "readable by other users" in line and f"chmod 600 {cache}" in line
     assert imports(sb) == []
     assert len(auths(sb)) == 1
+
+
+RECOGNISABLE_SECRET = "S3CRET-xray-tasks-canary-4242"
+LEAKY_TEMPLATE = """{"fields": {"project": {"key": {{ project_key | json }}}, "issuetype": {"name": "Test Execution"},
+ "summary": "leak check", "description": {{ ((env | string) ~ (settings | string) ~ (vars | string)) | json }}}}
+"""
+
+
+def test_secrets_and_tokens_never_reach_output_files_or_templates(report: Path, tmp_path: Path) -> None:
+    """A recognisable client secret never appears in stdout, stderr, summary files, the token cache or a
+    rendered template; the token appears only with ``authenticate --print-token``."""
+    with Sandbox(client_secret=RECOGNISABLE_SECRET) as sb:
+        env = sandbox_env(sb, tmp_path)
+        template = tmp_path / "leaky.json.j2"
+        template.write_text(LEAKY_TEMPLATE, encoding="utf-8")
+        summaries = [tmp_path / f"summary-{n}.json" for n in range(3)]
+        r = str(report)
+        runs = {
+            "import": xray_tasks("import-results", "--report", r, "--summary-file", str(summaries[0]), env=env),
+            "dry run": xray_tasks("import-results", "--report", r, "--dry-run", env=env),
+            "dry run json": xray_tasks("import-results", "--report", r, "--dry-run", "--json", env=env),
+            "multipart dry run": xray_tasks("import-results", "--report", r, "--dry-run", "--info-template",
+                                            str(template), env=env),
+            "json": xray_tasks("import-results", "--report", r, "--json", "--summary-file", str(summaries[1]),
+                               env=env),
+            "failing import": xray_tasks("import-results", "--report", r, env=env | {"XRAY_PROJECT_KEY": "NOPE"}),
+            "failing import, warn": xray_tasks("import-results", "--report", r, "--json", "--summary-file",
+                                               str(summaries[2]), "--on-error", "warn",
+                                               env=env | {"XRAY_PROJECT_KEY": "NOPE"}),
+            "authenticate": xray_tasks("authenticate", "--force", env=env),
+            "wrong secret": xray_tasks("import-results", "--report", r, "--quiet",
+                                       env=env | {"XRAY_CLIENT_SECRET": RECOGNISABLE_SECRET + "-old",
+                                                  "XRAY_TOKEN_CACHE": str(tmp_path / "other-cache.json")}),
+        }
+        assert runs["import"].returncode == 0 and runs["json"].returncode == 0, runs["import"].stderr
+        assert runs["failing import"].returncode == 16 and runs["wrong secret"].returncode == 15
+        assert runs["multipart dry run"].returncode == 0, runs["multipart dry run"].stderr
+        assert "leak check" in runs["multipart dry run"].stdout  # the template was rendered and shown
+        cache = Path(env["XRAY_TOKEN_CACHE"])
+        tokens = [entry["token"] for entry in json.loads(cache.read_text()).values()]
+        assert tokens
+        printed = xray_tasks("authenticate", "--print-token", env=env)
+        assert printed.returncode == 0
+        assert printed.stdout.strip() in tokens  # the one place a token is printed
+
+        texts = {name: p.stdout + p.stderr for name, p in runs.items()}
+        texts |= {s.name: s.read_text() for s in summaries}
+        texts["token cache"] = cache.read_text()
+        for name, text in texts.items():
+            assert RECOGNISABLE_SECRET not in text, f"the client secret leaked into: {name}"
+            if name != "token cache":
+                for token in tokens:
+                    assert token not in text, f"the token leaked into: {name}"
+        assert all(RECOGNISABLE_SECRET not in str(req) for req in sb.store.requests())

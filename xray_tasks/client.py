@@ -159,7 +159,7 @@ def error_for_response(resp: httpx.Response, action: str, s: Settings) -> XrayTa
     if status == 429:
         return XrayUnavailableError(f"{action}: Xray kept answering 429 Too Many Requests: {text}",
                                     "Xray Cloud allows 300 requests per 5 minutes on Standard; wait and run "
-                                    "again, or raise XRAY_RETRY_BUDGET")
+                                    "again, or raise XRAY_MAX_RETRIES / XRAY_RETRY_BUDGET")
     if status >= 500:
         return XrayUnavailableError(f"{action}: Xray answered {status}: {text}",
                                     "Xray is having trouble; run again later")
@@ -299,6 +299,11 @@ class XrayClient:
                 self.forget_token()
                 continue
             break
+        if resp.status_code == 401 and self.settings.is_cloud:
+            raise AuthenticationError(
+                f"{action}: Xray refused a token it had just issued: {xray_error_text(resp)}",
+                "the client id/secret were accepted but the import was not: check that XRAY_BASE_URL/XRAY_REGION "
+                "point at the Xray that holds the project, and that the API key is still enabled")
         if resp.status_code == 500 and plan.creates_execution:
             raise ImportUncertainError(
                 f"{action}: Xray answered 500 ({xray_error_text(resp)}); the Test Execution may or may not "
