@@ -217,3 +217,40 @@ def test_the_makefile_example_runs_test_then_import(sb: Sandbox, tmp_path: Path)
     execution = sb.store.execution(data["key"])
     assert execution is not None
     assert execution["counts"] == {"PASSED": 1, "FAILED": 1}
+
+
+def test_a_report_over_the_size_limit_is_split_into_one_execution(sb: Sandbox, tmp_path: Path) -> None:
+    """A JUnit file above XRAY_MAX_REQUEST_MB is cut between test suites: several requests, one execution,
+    every test case present."""
+    big = tmp_path / "big.xml"
+    with big.open("w") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="all">\n')
+        for i in range(40):
+            cases = "".join(f'<testcase classname="split.C{i}" name="t{j}" time="0.001"/>' for j in range(25))
+            fh.write(f'<testsuite name="C{i}" tests="25">{cases}</testsuite>\n')
+        fh.write("</testsuites>\n")
+    assert big.stat().st_size > 50_000
+    before = len(import_requests(sb))
+    proc = xray_tasks("import-results", "--report", str(big), "--json",
+                      env=sandbox_env(sb, tmp_path, XRAY_MAX_REQUEST_MB="0.02"))
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    requests = len(import_requests(sb)) - before
+    assert requests >= 3
+    assert len(data["keys"]) == 1
+    execution = sb.store.execution(data["key"])
+    assert execution is not None
+    assert execution["total"] == 1000
+
+
+def test_a_single_oversized_json_report_is_refused_before_sending(sb: Sandbox, tmp_path: Path) -> None:
+    """Formats that cannot be cut are refused with the remedy, and nothing is sent."""
+    report = tmp_path / "big.json"
+    report.write_text(json.dumps([cucumber_feature(i, "DEMO-2", "passed") for i in range(200)]))
+    before = len(import_requests(sb))
+    proc = xray_tasks("import-results", "--report", str(report), env=sandbox_env(sb, tmp_path,
+                                                                                  XRAY_MAX_REQUEST_MB="0.01"))
+    line = assert_one_clean_line(proc)
+    assert proc.returncode == 12
+    assert "XRAY_MAX_REQUEST_MB" in line
+    assert len(import_requests(sb)) == before

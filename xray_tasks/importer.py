@@ -146,6 +146,7 @@ class Batch:
     detected: bool
     sources: tuple[Path, ...]
     body: Path
+    note: str | None = None
 
 
 def check_reports(paths: Sequence[Path], options: ImportOptions, record: RunRecord | None
@@ -181,12 +182,22 @@ def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, folder:
         items = by_format[fmt]
         detected = all(det for _, det in items)
         paths = [p for p, _ in items]
+        too_big = [p for p in paths if p.stat().st_size > limit]
+        if too_big and fmt in merge.SPLITTABLE:
+            for p in too_big:
+                parts = merge.split_junit(p, limit, folder)
+                batches += [Batch(fmt, detected, (p,), part, f"part {n} of {len(parts)} of {p} "
+                                  f"({p.stat().st_size / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB limit)")
+                            for n, part in enumerate(parts, 1)]
+            paths = [p for p in paths if p not in too_big]
         for p in paths:
             if p.stat().st_size > limit:
                 raise ReportError(
                     f"{p} is {p.stat().st_size / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB request limit",
                     "split the report into several files (they are imported into one Test Execution), "
                     "or raise XRAY_MAX_REQUEST_MB if your Xray accepts larger requests")
+        if not paths:
+            continue
         if fmt not in merge.MERGEABLE or len(paths) == 1:
             batches += [Batch(fmt, detected, (p,), p) for p in paths]
             continue
@@ -221,7 +232,8 @@ def prepare_plan(s: Settings, batch: Batch, options: ImportOptions, record: RunR
         xray_report = _load_json(batch.body)
     plan = build_plan(s, batch.body, batch.fmt, decision, detected=batch.detected, info=info, test_info=test_info,
                       xray_report=xray_report)
-    return replace(plan, sources=batch.sources)
+    return replace(plan, sources=batch.sources,
+                   notes=plan.notes + ((f"sending {batch.note}",) if batch.note else ()))
 
 
 def _load_json(path: Path) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from xray_tasks.errors import ReportError
 
-__all__ = ["MERGEABLE", "group_by_size", "merge_to_file"]
+__all__ = ["MERGEABLE", "SPLITTABLE", "group_by_size", "merge_to_file", "split_junit"]
 
 CHUNK = 1024 * 1024
 TAIL = 64 * 1024
@@ -35,6 +35,7 @@ XML_WRAPPERS: dict[str, tuple[bytes, bytes, tuple[bytes, ...]]] = {
     "xunit": (b"<assemblies>", b"</assemblies>", (b"assemblies",)),
 }
 MERGEABLE = frozenset({*XML_WRAPPERS, "cucumber", "behave", "xray"})
+SPLITTABLE = frozenset({"junit"})
 
 _PROLOG = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
 _DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
@@ -202,3 +203,62 @@ def group_by_size(paths: Sequence[Path], limit_bytes: int) -> list[list[Path]]:
     if current:
         groups.append(current)
     return groups
+
+
+_SUITE_END = b"</testsuite"
+
+
+def _suite_ends(path: Path, start: int, end: int) -> Iterator[int]:
+    """Offsets just after each ``</testsuite>`` between ``start`` and ``end``, read in chunks."""
+    keep = len(_SUITE_END) + 64  # a closing tag split across two chunks is found in the carried tail
+    yielded = start
+    with path.open("rb") as fh:
+        fh.seek(start)
+        pos, carry = start, b""
+        while pos < end:
+            chunk = fh.read(min(CHUNK, end - pos))
+            if not chunk:
+                break
+            data, base = carry + chunk, pos - len(carry)
+            i = data.find(_SUITE_END)
+            while i >= 0:
+                close = data.find(b">", i)
+                if close < 0:
+                    break
+                after = base + close + 1
+                if after > yielded and not data[i + len(_SUITE_END):close].strip():  # not </testsuites>
+                    yielded = after
+                    yield after
+                i = data.find(_SUITE_END, close)
+            carry = data[-keep:]
+            pos += len(chunk)
+
+
+def split_junit(path: Path, limit_bytes: int, folder: Path | None = None) -> list[Path]:
+    """Cut a ``<testsuites>`` JUnit report between ``<testsuite>`` elements into files under the limit."""
+    span = xml_span(path, "junit")
+    head, _, _ = _read_head_tail(path)
+    if _PROLOG.match(head) is None or not re.match(rb"<testsuites\b", head[_PROLOG.match(head).end():]):  # type: ignore[union-attr]
+        raise ReportError(f"{path} is one <testsuite> over the request-size limit and cannot be split",
+                          "write one report file per test class, or raise XRAY_MAX_REQUEST_MB")
+    room = limit_bytes - 256
+    pieces: list[Span] = []
+    start = last = span.start
+    for cut in _suite_ends(path, span.start, span.end):
+        if cut - start > room and last > start:
+            pieces.append(Span(path, start, last))
+            start = last
+        if cut - start > room:
+            raise ReportError(f"{path} holds a single <testsuite> larger than the request-size limit",
+                              "split that test class's results, or raise XRAY_MAX_REQUEST_MB")
+        last = cut
+    pieces.append(Span(path, start, span.end))
+    out = []
+    for n, piece in enumerate(pieces, 1):
+        target = tempfile.NamedTemporaryFile(prefix=f"part{n}-", suffix=".xml", dir=folder, delete=False)  # noqa: SIM115
+        with target as fh:
+            fh.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n')
+            _copy(fh, piece)
+            fh.write(b"\n</testsuites>\n")
+        out.append(Path(target.name))
+    return out

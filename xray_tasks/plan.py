@@ -104,6 +104,8 @@ class ImportPlan:
     def _what(self) -> str:
         if not self.sources:
             return str(self.report)
+        if len(self.sources) == 1:
+            return f"{self.sources[0]} (a part of it, cut between test suites)"
         shown = ", ".join(str(p) for p in self.sources[:3])
         more = f" and {len(self.sources) - 3} more" if len(self.sources) > 3 else ""
         return f"{len(self.sources)} reports merged: {shown}{more}"

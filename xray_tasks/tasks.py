@@ -192,7 +192,7 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
             say(f"note: {note}")
 
     def on_result(plan: ImportPlan, result: ImportResult) -> None:
-        files = plan.report.name if len(plan.files) == 1 else f"{len(plan.files)} files"
+        files = plan.files[0].name if len(plan.files) == 1 else f"{len(plan.files)} files"
         say(f"POST {plan.endpoint} ({files}): {result.status} in {result.duration:.2f}s → {result.key}")
 
     with _client(s) as client:
