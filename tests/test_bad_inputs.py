@@ -281,6 +281,8 @@ CASES = [
          ("403", "permission to create issues"), sends=True),
     Case("404 endpoint", stubbed(Answer(404, b"<html><body>Not Found</body></html>", HTML)), 16,
          ("404 Not Found", "XRAY_BASE_URL"), sends=True),
+    Case("base URL with a path that 404s", lambda c: (["--report", c.good], {"XRAY_BASE_URL": c.sb.url + "/jira"}),
+         16, ("404 Not Found", "/jira/api/v2/authenticate", "XRAY_BASE_URL"), sends=True),
     Case("413 request too large", stubbed(Answer(413, b'{"error": "Request Entity Too Large"}')), 16,
          ("413", "XRAY_MAX_REQUEST_MB"), sends=True),
     Case("non-JSON success body", stubbed(Answer(200, b"<html><body>Welcome to Jira</body></html>", HTML)), 16,
