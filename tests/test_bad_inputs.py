@@ -249,6 +249,8 @@ CASES = [
          ("is not an http(s) URL", "https://xray.cloud.getxray.app")),
     Case("base URL with the API path", good(XRAY_BASE_URL="https://xray.cloud.getxray.app/api/v2"), 11,
          ("includes the API path", "XRAY_BASE_URL=https://xray.cloud.getxray.app")),
+    Case("base URL with a password in it", good(XRAY_BASE_URL=f"https://ci:{SECRET}@xray.cloud.getxray.app"), 11,
+         ("user name or password", "XRAY_CLIENT_SECRET")),
     Case("plain http to a remote host", good(XRAY_BASE_URL="http://xray.example.invalid", XRAY_DEPLOYMENT="cloud"),
          11, ("plain http", "XRAY_ALLOW_HTTP")),
     Case("unknown region", good(XRAY_REGION="mars", XRAY_BASE_URL=""), 11, ("XRAY_REGION='mars'", "eu")),

@@ -308,6 +308,10 @@ def check_base_url(url: str, deployment: str, source: str = "") -> str:
     where = f" ({source})" if source else ""
     url = url.strip()
     parts = urlsplit(url)
+    if "@" in url.split("://", 1)[-1].split("/", 1)[0]:  # never echo a password written into the URL
+        raise SettingsError(f"XRAY_BASE_URL{where} has a user name or password in it (…@host)",
+                            "remove it from the URL; use XRAY_CLIENT_ID/XRAY_CLIENT_SECRET (Cloud) or "
+                            "XRAY_SERVER_TOKEN, XRAY_SERVER_USER/XRAY_SERVER_PASSWORD (Server/DC)")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SettingsError(f"XRAY_BASE_URL={url!r}{where} is not an http(s) URL",
                             f"write it with its scheme, e.g. https://{parts.path or CLOUD_HOST}")
