@@ -279,7 +279,8 @@ def plan_imports(s: Settings, paths: Sequence[Path], options: ImportOptions, rec
 def import_reports(s: Settings, paths: Sequence[Path], options: ImportOptions, client: XrayClient,
                    record: RunRecord | None = None, *, separate: bool = False, parallel: int = 2,
                    on_plan: Callable[[ImportPlan], None] | None = None,
-                   on_result: Callable[[ImportPlan, ImportResult], None] | None = None) -> ImportOutcome:
+                   on_result: Callable[[ImportPlan, ImportResult], None] | None = None,
+                   on_start: Callable[[int], None] | None = None) -> ImportOutcome:
     """Import every report into one Test Execution (or one each with ``separate``).
 
     The first request creates the Test Execution (unless one is given); the others import into its key
@@ -289,6 +290,8 @@ def import_reports(s: Settings, paths: Sequence[Path], options: ImportOptions, c
     outcome = ImportOutcome()
     with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
         first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
+        if on_start:
+            on_start(1 + len(followers))
 
         def send(plan: ImportPlan) -> tuple[ImportPlan, ImportResult]:
             if on_plan:

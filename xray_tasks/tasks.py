@@ -167,7 +167,13 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
 
     paths = find_reports(s.report)
     record = load_record(Path(s.state_file))
-    say = (lambda _m: None) if out.quiet or out.as_json else err
+    live = sys.stderr.isatty() and not (out.quiet or out.as_json)
+    clear = "\x1b[K" if live else ""  # erase a live progress line before writing over it
+
+    def say(message: str) -> None:
+        if not (out.quiet or out.as_json):
+            err(clear + message)
+
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
             first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
@@ -191,13 +197,24 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
         for note in plan.notes:
             say(f"note: {note}")
 
+    progress = {"done": 0, "total": 0}
+
+    def on_start(total: int) -> None:
+        progress["total"] = total
+        if live and total > 1:
+            print(f"importing {total} requests…", end="\r", file=sys.stderr, flush=True)
+
     def on_result(plan: ImportPlan, result: ImportResult) -> None:
+        progress["done"] += 1
         files = plan.files[0].name if len(plan.files) == 1 else f"{len(plan.files)} files"
-        say(f"POST {plan.endpoint} ({files}): {result.status} in {result.duration:.2f}s → {result.key}")
+        count = f"[{progress['done']}/{progress['total']}] " if progress["total"] > 1 else ""
+        say(f"{count}POST {plan.endpoint} ({files}): {result.status} in {result.duration:.2f}s → {result.key}")
+        if live and progress["done"] < progress["total"]:  # a live line under the log, overwritten next time
+            print(f"  {progress['done']}/{progress['total']} requests done…", end="\r", file=sys.stderr, flush=True)
 
     with _client(s) as client:
         outcome = import_reports(s, paths, options, client, record, separate=separate, parallel=parallel,
-                                 on_plan=on_plan, on_result=on_result)
+                                 on_plan=on_plan, on_result=on_result, on_start=on_start)
     wants_summary = out.as_json or out.summary_file or os.environ.get("GITHUB_STEP_SUMMARY")
     totals = None
     if wants_summary:
