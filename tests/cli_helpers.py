@@ -2,14 +2,50 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+
+#: format -> the session fixture (tests/runners.py) holding a real runner's report of that format
+REPORT_FIXTURES = {
+    "junit": "pytest_junit_report", "xray": "xray_json_report", "robot": "robot_report",
+    "behave": "behave_report", "cucumber": "cucumber_report", "testng": "testng_report",
+    "nunit": "nunit3_report", "xunit": "xunit_report",
+}
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE testsuite [
+ <!ENTITY lol "lol">
+ <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<testsuite name="lol" tests="1"><testcase classname="a" name="&lol9;"/></testsuite>
+"""
+
+
+@contextlib.contextmanager
+def seeded_sandbox(tests: int = 3) -> Iterator[Any]:
+    """A sandbox in a thread whose project DEMO holds Tests DEMO-2 … DEMO-(tests+1), the keys the real
+    runners' reports refer to (DEMO-1 is the seeded Test Plan)."""
+    from xray_tasks.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        for n in range(2, tests + 2):
+            assert sandbox.store.create_test("DEMO", f"Existing test {n}")["key"] == f"DEMO-{n}"
+        yield sandbox
 SECRET = "sandbox-secret"
 
 

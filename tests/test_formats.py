@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import BILLION_LAUGHS
 from tests.runners import EXPECTED
 from xray_tasks import formats
 from xray_tasks.errors import ReportError
-
-pytest_plugins = ["tests.runners"]
 
 REAL_REPORTS = sorted(EXPECTED)
 
@@ -365,21 +364,6 @@ def test_unreadable_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "secret.xml cannot be read: permission denied" in str(err)
 
 
-BILLION_LAUGHS = """<?xml version="1.0"?>
-<!DOCTYPE testsuite [
- <!ENTITY lol "lol">
- <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<testsuite name="&lol9;"><testcase classname="c" name="&lol9;"/></testsuite>
-"""
 
 
 @pytest.mark.parametrize("content", [

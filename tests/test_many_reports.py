@@ -12,15 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO, assert_one_clean_line, sandbox_env, xray_tasks
+from tests.cli_helpers import REPO, assert_one_clean_line, sandbox_env, seeded_sandbox, xray_tasks
 from xray_tasks.sandbox import Sandbox
 
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        for n in range(2, 62):  # DEMO-2 … DEMO-61: Tests that BDD and Xray JSON reports refer to by key
-            sandbox.store.create_test("DEMO", f"Existing test {n}")
+    with seeded_sandbox(60) as sandbox:
         yield sandbox
 
 

@@ -12,22 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.cli_helpers import assert_one_clean_line, sandbox_env, xray_tasks
+from tests.cli_helpers import REPORT_FIXTURES, assert_one_clean_line, sandbox_env, seeded_sandbox, xray_tasks
 from xray_tasks.sandbox import Sandbox
 
-REPORT_FIXTURES = {
-    "junit": "pytest_junit_report", "xray": "xray_json_report", "robot": "robot_report",
-    "behave": "behave_report", "cucumber": "cucumber_report", "testng": "testng_report",
-    "nunit": "nunit3_report", "xunit": "xunit_report",
-}
 JSON_FORMATS = ("xray", "cucumber", "behave")
 
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        for n in (2, 3, 4):  # the Tests the fixture reports name by key (DEMO-1 is the seeded Test Plan)
-            assert sandbox.store.create_test("DEMO", f"Existing test {n}")["key"] == f"DEMO-{n}"
+    with seeded_sandbox(3) as sandbox:
         yield sandbox
 
 
