@@ -12,18 +12,26 @@ Importing this package is cheap: the task collection, httpx and Jinja2 load only
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
-
-try:
-    __version__ = version("xray-tasks")
-except PackageNotFoundError:  # a checkout that was never installed
-    __version__ = "0.0.0+checkout"
 
 __all__ = ["__version__", "ns"]
 
 
+def _version() -> str:
+    # importlib.metadata (and the email parser it loads) costs ~30 ms: only on first use of __version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("xray-tasks")
+    except PackageNotFoundError:  # a checkout that was never installed
+        return "0.0.0+checkout"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        value = _version()
+        globals()["__version__"] = value
+        return value
     if name == "ns":
         from xray_tasks.tasks import ns
 

@@ -19,6 +19,7 @@ only this module knows (was the body sent, does the request create an execution)
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import random
 import re
@@ -432,8 +433,23 @@ def _reason(exc: Exception) -> str:
     return text.splitlines()[0][:160]
 
 
+UPLOAD_CHUNK = 1024 * 1024  # bytes read from a report per write to the socket
+
+
+class _UploadFile(io.FileIO):
+    """A report opened for upload, streamed from disk and never read whole.
+
+    httpx sends a file object with a ``Content-Length`` from ``fstat`` and reads it 64 KiB per call;
+    reading ``UPLOAD_CHUNK`` per call instead cuts the per-chunk overhead (h11 framing, one ``sendall``
+    each) so a 200 MB upload costs about what curl's does, while memory stays at one chunk.
+    """
+
+    def read(self, size: int | None = -1) -> bytes:
+        return super().read(max(size, UPLOAD_CHUNK) if size is not None and size > 0 else size)  # type: ignore[return-value]
+
+
 def _open(path: Any) -> Any:
-    return open(path, "rb")
+    return _UploadFile(path, "rb")
 
 
 @contextlib.contextmanager

@@ -1,0 +1,268 @@
+"""Benchmarks for xray-tasks (not part of the test-suite): ``python bench/run.py [--sizes 10,100,200] [--runs 3]``.
+
+1. Upload: JUnit reports of the given sizes (MB, streamed to ``bench/out/``) imported with
+   ``xray-tasks import-results --report FILE`` and with the equivalent ``curl -T FILE`` to the same sandbox
+   endpoint (the sandbox runs as a subprocess with ``accept_without_parsing``), alternating, ``--runs`` times.
+   Prints medians, the ratio, the marginal cost (largest minus smallest size) and each side's peak RSS.
+2. The 500-file drill: 500 JUnit files × 10 test cases from one glob into one Test Execution, the sandbox
+   adding 100 ms to every request: wall time, peak RSS, import requests and Test Executions recorded.
+3. ``xray-tasks --help`` start-up time (median of 10).
+
+``--quick`` shrinks everything (sizes 1,5,10 MB, 1 run, 50-file drill, 3 --help runs) for a smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+CLIENT_ID, CLIENT_SECRET, PROJECT = "sandbox-client", "sandbox-secret", "DEMO"
+TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+MiB = 1024 * 1024
+
+
+# -- reports ------------------------------------------------------------------------------------------
+
+
+def write_junit(path: Path, size_mb: float, cases_per_suite: int = 200) -> Path:
+    """A JUnit report of about ``size_mb`` MiB, written suite by suite (never held in memory)."""
+    target = int(size_mb * MiB)
+    if path.exists() and abs(path.stat().st_size - target) < MiB:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n')
+        suite = 0
+        while fh.tell() < target:
+            suite += 1
+            lines = [f'  <testsuite name="bench.Suite{suite}" tests="{cases_per_suite}" failures="1" errors="0" '
+                     f'skipped="0" time="1.0">\n']
+            for case in range(cases_per_suite):
+                lines.append(f'    <testcase classname="bench.Suite{suite}" name="test_{case}" time="0.005">')
+                if case == 0:
+                    lines.append('<failure message="expected 1, got 2">AssertionError: expected 1, got 2\n'
+                                 '  at bench/test_suite.py:42</failure>')
+                lines.append("<system-out>" + "output line of a test that logs a bit. " * 4 + "</system-out>"
+                             "</testcase>\n")
+            lines.append("  </testsuite>\n")
+            fh.write("".join(lines))
+        fh.write("</testsuites>\n")
+    tmp.replace(path)
+    return path
+
+
+def write_small_junit(path: Path, cases: int, name: str) -> None:
+    body = "".join(f'    <testcase classname="drill.{name}" name="test_{i}" time="0.01"/>\n' for i in range(cases))
+    path.write_text(f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuite name="drill.{name}" tests="{cases}" '
+                    f'failures="0" errors="0" skipped="0">\n{body}</testsuite>\n', encoding="utf-8")
+
+
+# -- the sandbox --------------------------------------------------------------------------------------
+
+
+class SandboxProcess:
+    """``python -m xray_tasks.sandbox --port 0`` in a subprocess, with the given fault switches."""
+
+    def __init__(self, faults: dict[str, object]) -> None:
+        self.faults = faults
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+
+    def __enter__(self) -> SandboxProcess:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xray_tasks.sandbox", "--port", "0", "--quiet", "--faults", json.dumps(self.faults)],
+            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("XRAY_SANDBOX_URL="):
+            self.proc.kill()
+            raise SystemExit(f"the sandbox did not start: {line!r}")
+        self.url = line.split("=", 1)[1]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def get(self, path: str) -> object:
+        with urllib.request.urlopen(self.url + path, timeout=30) as resp:
+            return json.load(resp)
+
+    def post(self, path: str, data: object) -> object:
+        req = urllib.request.Request(self.url + path, data=json.dumps(data).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.load(resp)
+
+    def token(self) -> str:
+        value = self.post("/api/v2/authenticate", {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+        assert isinstance(value, str)
+        return value
+
+
+# -- measuring ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_kib: int
+
+
+def measure(cmd: Sequence[str], env: dict[str, str]) -> Run:
+    """Wall time and peak RSS (KiB) of one command; /usr/bin/time -f %M when present, else getrusage."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss", dir=OUT) as rss:
+        full = [TIME_BIN, "-f", "%M", "-o", rss.name, *cmd] if TIME_BIN else list(cmd)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        proc = subprocess.run(full, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if proc.returncode != 0:
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+        if TIME_BIN:
+            rss_kib = int(rss.read().strip().splitlines()[-1])
+        else:  # the max over all children so far: only a true per-run figure while it keeps rising
+            rss_kib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return Run(seconds, rss_kib)
+
+
+def xray_tasks_cmd() -> list[str]:
+    exe = shutil.which("xray-tasks")
+    return [exe] if exe else [sys.executable, "-m", "xray_tasks"]
+
+
+def import_env(url: str, cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")}
+    env.update(XRAY_BASE_URL=url, XRAY_CLIENT_ID=CLIENT_ID, XRAY_CLIENT_SECRET=CLIENT_SECRET,
+               XRAY_PROJECT_KEY=PROJECT, XRAY_MAX_REQUEST_MB="1024", XRAY_TOKEN_CACHE=str(cache),
+               XRAY_STATE_FILE=str(OUT / "no-run.json"), XRAY_ENV_FILE=str(OUT / "no.env"))
+    return env
+
+
+def fmt_mib(kib: float) -> str:
+    return f"{kib / 1024:.1f} MiB"
+
+
+# -- the benchmarks -----------------------------------------------------------------------------------
+
+
+def bench_upload(sizes: list[float], runs: int) -> list[dict[str, float]]:
+    reports = {size: write_junit(OUT / f"junit-{size:g}mb.xml", size) for size in sizes}
+    rows = []
+    with SandboxProcess({"accept_without_parsing": True}) as sb:
+        cache = OUT / "tokens.json"
+        cache.unlink(missing_ok=True)
+        env = import_env(sb.url, cache)
+        subprocess.run([*xray_tasks_cmd(), "authenticate"], env=env, check=True, capture_output=True)  # warm cache
+        token = sb.token()
+        url = f"{sb.url}/api/v2/import/execution/junit?projectKey={PROJECT}"
+        for size, path in reports.items():
+            ours = [[*xray_tasks_cmd(), "import-results", "--report", str(path), "--quiet"], env]
+            curl = [["curl", "-sS", "-f", "-o", os.devnull, "-T", str(path), "-X", "POST",
+                     "-H", "Content-Type: application/xml", "-H", f"Authorization: Bearer {token}", url], env]
+            a: list[Run] = []
+            b: list[Run] = []
+            for i in range(runs):  # alternate, starting with the other side every second run
+                pair = [(ours, a), (curl, b)] if i % 2 == 0 else [(curl, b), (ours, a)]
+                for (cmd, cmd_env), into in pair:
+                    into.append(measure(cmd, cmd_env))  # type: ignore[arg-type]
+            row = {"size": size, "bytes": path.stat().st_size,
+                   "ours": statistics.median(r.seconds for r in a), "curl": statistics.median(r.seconds for r in b),
+                   "ours_rss": max(r.rss_kib for r in a), "curl_rss": max(r.rss_kib for r in b)}
+            rows.append(row)
+            print(f"{size:>6g} MB  xray-tasks {row['ours']:6.3f}s  curl {row['curl']:6.3f}s  "
+                  f"ratio {row['ours'] / row['curl']:5.2f}x  peak RSS {fmt_mib(row['ours_rss'])} vs "
+                  f"{fmt_mib(row['curl_rss'])}", flush=True)
+        log = sb.get("/sandbox/requests")
+        assert isinstance(log, list)
+        chunked = sum(1 for r in log if r.get("chunked"))
+        print(f"(sandbox saw {len(log)} requests, {chunked} chunked — uploads carry a Content-Length)")
+    if len(rows) > 1:
+        lo, hi = rows[0], rows[-1]
+        m_ours, m_curl = hi["ours"] - lo["ours"], hi["curl"] - lo["curl"]
+        print(f"marginal {lo['size']:g}→{hi['size']:g} MB: xray-tasks {m_ours:.3f}s, curl {m_curl:.3f}s, "
+              f"ratio {m_ours / m_curl if m_curl > 0 else float('nan'):.2f}x (goal ≤ 1.3x)")
+        print(f"peak RSS xray-tasks {fmt_mib(lo['ours_rss'])} → {fmt_mib(hi['ours_rss'])} (goal ≤ 48 MiB, flat)")
+    return rows
+
+
+def bench_drill(files: int, cases: int, latency_ms: int) -> dict[str, float]:
+    folder = OUT / f"drill-{files}"
+    if not folder.is_dir() or len(list(folder.glob("*.xml"))) != files:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        for i in range(files):
+            write_small_junit(folder / f"TEST-drill.Suite{i:04d}.xml", cases, f"Suite{i:04d}")
+    with SandboxProcess({"latency_ms": latency_ms}) as sb:
+        cache = OUT / "tokens-drill.json"
+        cache.unlink(missing_ok=True)
+        env = import_env(sb.url, cache)
+        env["XRAY_MAX_REQUEST_MB"] = "100"
+        subprocess.run([*xray_tasks_cmd(), "authenticate"], env=env, check=True, capture_output=True)
+        run = measure([*xray_tasks_cmd(), "import-results", "--report", str(folder / "*.xml"), "--quiet"], env)
+        log = sb.get("/sandbox/requests")
+        executions = sb.get("/sandbox/executions")
+        assert isinstance(log, list) and isinstance(executions, list)
+        imports = sum(1 for r in log if "/import/" in r.get("path", ""))
+        runs_total = sum(int(e.get("total", 0)) for e in executions)
+    row = {"files": files, "seconds": run.seconds, "rss": run.rss_kib, "requests": imports,
+           "executions": len(executions), "runs": runs_total}
+    print(f"drill: {files} files × {cases} cases, +{latency_ms} ms/request: {run.seconds:.2f}s, peak RSS "
+          f"{fmt_mib(run.rss_kib)}, {imports} import request(s), {len(executions)} Test Execution(s) "
+          f"holding {runs_total} runs", flush=True)
+    return row
+
+
+def bench_help(runs: int) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")}
+    times = [measure([*xray_tasks_cmd(), "--help"], env).seconds for _ in range(runs)]
+    median = statistics.median(times)
+    print(f"xray-tasks --help: median {median:.3f}s of {runs} (goal ≤ 0.25 s)", flush=True)
+    return median
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--sizes", default=None, help="report sizes in MB, comma-separated (default 10,100,200)")
+    p.add_argument("--runs", type=int, default=None, help="runs per size and side (default 3)")
+    p.add_argument("--files", type=int, default=None, help="files in the drill (default 500)")
+    p.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test of the script")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: upload, drill, help")
+    args = p.parse_args(argv)
+    sizes = [float(s) for s in (args.sizes or ("1,5,10" if args.quick else "10,100,200")).split(",")]
+    runs = args.runs or (1 if args.quick else 3)
+    files = args.files or (50 if args.quick else 500)
+    skip = set(filter(None, args.skip.split(",")))
+    OUT.mkdir(parents=True, exist_ok=True)
+    print(f"xray-tasks benchmarks, {time.strftime('%Y-%m-%d')}, Python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} CPUs; peak RSS from {'/usr/bin/time -f %M' if TIME_BIN else 'getrusage'}", flush=True)
+    if "upload" not in skip:
+        bench_upload(sizes, runs)
+    if "drill" not in skip:
+        bench_drill(files, 10, 100)
+    if "help" not in skip:
+        bench_help(3 if args.quick else 10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
