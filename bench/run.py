@@ -134,19 +134,27 @@ class Run:
 
 
 def measure(cmd: Sequence[str], env: dict[str, str]) -> Run:
-    """Wall time and peak RSS (KiB) of one command; /usr/bin/time -f %M when present, else getrusage."""
-    with tempfile.NamedTemporaryFile("r", suffix=".rss", dir=OUT) as rss:
+    """Wall time and peak RSS (KiB) of one command: ``/usr/bin/time -f %M`` when present, else the child's
+    own rusage from ``os.wait4`` (``getrusage(RUSAGE_CHILDREN)`` is only a running maximum over children).
+    The fallback counts the pages the child shared with this Python process before ``exec``, so it
+    overstates small programs such as curl (~27 MiB instead of ~11)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss", dir=OUT) as rss, \
+            tempfile.TemporaryFile("w+") as out:
         full = [TIME_BIN, "-f", "%M", "-o", rss.name, *cmd] if TIME_BIN else list(cmd)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
-        proc = subprocess.run(full, env=env, capture_output=True, text=True)
+        proc = subprocess.Popen(full, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        if hasattr(os, "wait4"):
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            child_kib = usage.ru_maxrss
+        else:
+            proc.wait()
+            child_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         seconds = time.perf_counter() - started
         if proc.returncode != 0:
-            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-        if TIME_BIN:
-            rss_kib = int(rss.read().strip().splitlines()[-1])
-        else:  # the max over all children so far: only a true per-run figure while it keeps rising
-            rss_kib = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+            out.seek(0)
+            raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{out.read()}")
+        rss_kib = int(rss.read().strip().splitlines()[-1]) if TIME_BIN else child_kib
     return Run(seconds, rss_kib)
 
 
