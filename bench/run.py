@@ -206,16 +206,23 @@ def bench_upload(sizes: list[float], runs: int) -> list[dict[str, float]]:
                   f"ratio {row['ours'] / row['curl']:5.2f}x  peak RSS {fmt_mib(row['ours_rss'])} vs "
                   f"{fmt_mib(row['curl_rss'])}", flush=True)
         log = sb.get("/sandbox/requests")
-        assert isinstance(log, list)
+        executions = sb.get("/sandbox/executions")
+        assert isinstance(log, list) and isinstance(executions, list)
         chunked = sum(1 for r in log if r.get("chunked"))
         print(f"(sandbox saw {len(log)} requests, {chunked} chunked — uploads carry a Content-Length)")
+        received = [e.get("summary", "") for e in executions]
+        for path in reports.values():  # every upload, ours and curl's, arrived whole
+            whole = sum(1 for summary in received if f"({path.stat().st_size} bytes)" in summary)
+            if whole != 2 * runs:
+                raise SystemExit(f"the sandbox received {path.name} whole {whole} times, not {2 * runs}")
+        print(f"(each of the {len(received)} uploads reached the sandbox whole: byte counts match the files)")
     pairs = [(rows[0], rows[-1])] + ([(rows[-2], rows[-1])] if len(rows) > 2 else [])
     for lo, hi in pairs if len(rows) > 1 else []:
         m_ours, m_curl = hi["ours"] - lo["ours"], hi["curl"] - lo["curl"]
         print(f"marginal {lo['size']:g}→{hi['size']:g} MB: xray-tasks {m_ours:.3f}s, curl {m_curl:.3f}s, "
               f"ratio {m_ours / m_curl if m_curl > 0 else float('nan'):.2f}x (goal ≤ 1.3x)")
     if len(rows) > 1:
-        print(f"(reports up to {VALIDATE_LIMIT / MiB:g} MiB are parsed in full before sending — "
+        print(f"(reports up to {VALIDATE_LIMIT / MiB:g} MiB are checked whole by expat before sending — "
               "importer.VALIDATE_LIMIT — so the smaller sizes include that check)")
         print(f"peak RSS xray-tasks {fmt_mib(rows[0]['ours_rss'])} → {fmt_mib(rows[-1]['ours_rss'])} "
               "(goal ≤ 48 MiB, flat)")

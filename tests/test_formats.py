@@ -60,6 +60,7 @@ def test_real_report_is_detected_and_counted(fixture: str, request: pytest.Fixtu
     assert formats.detect_format(path) == fmt
     summary = formats.summarize(path, fmt)
     assert summary == formats.ReportSummary(format=fmt, tests=sum(totals.values()), totals=totals)
+    assert formats.has_tests(path, fmt) is True
 
 
 @pytest.mark.slow
@@ -439,6 +440,22 @@ def test_bad_reports_are_refused(tmp_path: Path, name: str, content: str | bytes
     err = refused(formats.detect_format, path) if fmt is None else refused(formats.summarize, path, fmt)
     assert expected in str(err)
     assert name in str(err)
+
+
+def test_has_tests_checks_the_whole_file_after_the_first_test(tmp_path: Path) -> None:
+    """has_tests stops building results early but still refuses damage far past the first test."""
+    cases = "".join(f'<testcase classname="c" name="t{i}"/>' for i in range(20_000))  # several chunks
+    whole = f'<testsuite name="s">{cases}</testsuite>'
+    assert len(whole) > 4 * formats.CHUNK_BYTES
+    assert formats.has_tests(write(tmp_path, "ok.xml", whole), "junit") is True
+    assert formats.has_tests(write(tmp_path, "none.xml", '<testsuite name="s"></testsuite>'), "junit") is False
+    damaged = whole.replace('name="t19990"/>', 'name="t19990">')
+    err = refused(formats.has_tests, write(tmp_path, "damaged.xml", damaged), "junit")
+    assert "not well-formed" in str(err) and "damaged.xml" in str(err)
+    err = refused(formats.has_tests, write(tmp_path, "cut.xml", whole[:-200]), "junit")
+    assert "not well-formed" in str(err)
+    bad_entry = json.dumps({"tests": [{"testKey": "P-1", "status": "PASSED"}, {"status": 5}]})
+    refused(formats.has_tests, write(tmp_path, "bad.json", bad_entry), "xray")
 
 
 def test_truncated_report_hint_says_so(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "TestResult",
     "check_readable",
     "detect_format",
+    "has_tests",
     "iter_results",
     "sniff_format",
     "summarize",
@@ -846,7 +847,12 @@ _READERS: dict[str, Callable[[str, Any], _XmlReader]] = {
 }
 
 
-def _iter_xml(stream: BinaryIO, label: str, fmt: str) -> Iterator[TestResult]:
+def _iter_xml(stream: BinaryIO, label: str, fmt: str, *, first_only: bool = False) -> Iterator[TestResult]:
+    """Results of an XML report, chunk by chunk.
+
+    With ``first_only``, the first chunk's results are yielded and the Python callbacks are then
+    dropped: the rest of the document is still checked by expat (well-formed, no entities) at C speed.
+    """
     parser = expat.ParserCreate()
     parser.buffer_text = True
     reader = _READERS[fmt](label, parser)
@@ -876,6 +882,9 @@ def _iter_xml(stream: BinaryIO, label: str, fmt: str) -> Iterator[TestResult]:
             if reader.out:
                 done, reader.out = reader.out, []
                 yield from done
+                if first_only:
+                    parser.StartElementHandler = parser.EndElementHandler = None
+                    parser.CharacterDataHandler = None
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
         message = expat.errors.messages.get(exc.code, str(exc))
@@ -1108,6 +1117,26 @@ def _results(source: str | os.PathLike[str] | BinaryIO, fmt: str, label: str) ->
         yield from _iter_xray(data, label)
     else:
         yield from _iter_gherkin(data, label, fmt)
+
+
+def has_tests(source: str | os.PathLike[str] | BinaryIO, fmt: str) -> bool:
+    """Whether the report holds at least one test; the whole file is still parsed and checked.
+
+    Much cheaper than :func:`summarize` on XML: no results are built past the first chunk that has one.
+    """
+    label = _label(source)
+    _check_format(fmt, label)
+    if isinstance(source, (str, os.PathLike)):
+        check_readable(source)
+    with _opened(source) as (stream, size):
+        if fmt in XML_FORMATS:
+            found = False
+            for _ in _iter_xml(stream, label, fmt, first_only=True):
+                found = True
+            return found
+        data = _load_json(stream, size, label, fmt)
+    results = _iter_xray(data, label) if fmt == "xray" else _iter_gherkin(data, label, fmt)
+    return sum(1 for _ in results) > 0  # every entry checked: JSON is small and already in memory
 
 
 def summarize(source: str | os.PathLike[str] | BinaryIO, fmt: str) -> ReportSummary:

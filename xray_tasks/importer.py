@@ -156,7 +156,7 @@ def check_reports(paths: Sequence[Path], options: ImportOptions, record: RunReco
     for path in paths:
         check_fresh(path, record, options.allow_stale)
         fmt, detected = detect(path, options.fmt)
-        if path.stat().st_size <= VALIDATE_LIMIT and formats.summarize(path, fmt).tests == 0:
+        if path.stat().st_size <= VALIDATE_LIMIT and not formats.has_tests(path, fmt):
             raise ReportError(f"{path} holds no test results ({formats.FORMAT_LABELS[fmt]} with 0 tests)",
                               "check that the tests ran; Xray rejects an empty report")
         checked.append((path, fmt, detected))
