@@ -69,7 +69,7 @@ def run_demo(c: Context, keep: bool = False) -> None:
     from xray_tasks.client import XrayClient
     from xray_tasks.importer import ImportOptions
     from xray_tasks.sandbox import Sandbox
-    from xray_tasks.tasks import Output, err, run_import, run_test_command
+    from xray_tasks.workflow import Output, err, run_import, run_test_command
 
     if importlib.util.find_spec("pytest") is None:
         raise SettingsError("the demo runs a small pytest suite, but pytest is not installed",

@@ -12,14 +12,11 @@ Heavy imports (httpx, Jinja2, the sandbox) happen inside the tasks, so ``--help`
 from __future__ import annotations
 
 import functools
-import json as _json
-import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -28,19 +25,11 @@ from invoke.tasks import task
 
 from xray_tasks.errors import SettingsError, XrayTasksError, redact
 from xray_tasks.settings import Settings, resolve_settings
-
-if TYPE_CHECKING:
-    from xray_tasks.client import ImportResult, XrayClient
-    from xray_tasks.importer import ImportOptions, ImportOutcome
-    from xray_tasks.plan import ImportPlan
+from xray_tasks.workflow import Output, StepEnd, client_for, err, import_step, run_test_command
 
 __all__ = ["authenticate", "ci", "demo", "doctor", "import_results", "ns", "run_tests", "sandbox"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-#: Exit code of ``run-tests``/``ci`` is the tests' own; these are ours (see errors.py for the rest).
-EXIT_OK = 0
-
 
 def exits_cleanly(func: F) -> F:
     """Turn our errors into ``Exit(message, code)`` so no user error ends in a traceback."""
@@ -55,8 +44,9 @@ def exits_cleanly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def err(message: str) -> None:
-    print(redact(message), file=sys.stderr, flush=True)
+def end_step(end: StepEnd | None) -> None:
+    if end is not None:
+        raise Exit(end.message, code=end.code)
 
 
 def _config(c: Context) -> dict[str, Any]:
@@ -80,12 +70,6 @@ def parse_vars(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _client(s: Settings) -> XrayClient:
-    from xray_tasks.client import XrayClient
-
-    return XrayClient(s, log=err)
-
-
 def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
 
@@ -105,7 +89,7 @@ def authenticate(c: Context, print_token: bool = False, force: bool = False, bas
                  region: str | None = None, deployment: str | None = None) -> None:
     """Get an Xray token (cached on disk for later steps); never prints it unless asked."""
     s = settings_for(c, base_url=base_url, region=region, deployment=deployment)
-    with _client(s) as client:
+    with client_for(s) as client:
         if not s.is_cloud:
             me = client.check_server_credentials()
             who = me.get("name") or me.get("displayName") or "the configured user"
@@ -147,133 +131,6 @@ def _import_flags(project: str | None, test_exec: str | None, test_plan: str | N
             "fix_version": fix_version, "report": tuple(report or ()) or None, "report_format": format}
 
 
-@dataclass(frozen=True)
-class Output:
-    """How results are shown: text or JSON, quiet or not, and where summaries go."""
-
-    as_json: bool = False
-    quiet: bool = False
-    summary_file: str | None = None
-
-
-def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False, separate: bool = False,
-               parallel: int = 2, tests_exit: int | None = None) -> ImportOutcome | None:
-    """Import the configured reports and print the result; None on a dry run."""
-    import tempfile
-
-    from xray_tasks import formats, outputs
-    from xray_tasks.importer import ReportInfo, find_reports, import_reports, plan_imports
-    from xray_tasks.runrecord import load_record
-
-    paths = find_reports(s.report)
-    record = load_record(Path(s.state_file))
-    live = sys.stderr.isatty() and not (out.quiet or out.as_json)
-    clear = "\x1b[K" if live else ""  # erase a live progress line before writing over it
-
-    def say(message: str) -> None:
-        if not (out.quiet or out.as_json):
-            err(clear + message)
-
-    if dry_run:
-        with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
-            first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
-            plans = [first] + [p for _, p in followers]
-            auth = "Bearer" if s.is_cloud or s.server_token else "Basic"
-            if out.as_json:
-                print(_json.dumps({"dry_run": True, "requests": [p.to_dict(s.base_url) for p in plans]},
-                                  ensure_ascii=False))
-                return None
-            for i, plan in enumerate(plans, 1):
-                if plan.detected:
-                    say(f"detected {formats.FORMAT_LABELS[plan.format]} in {', '.join(map(str, plan.files))}")
-                print(f"request {i} of {len(plans)}:" if len(plans) > 1 else "request:")
-                print(plan.describe(s.base_url, auth))
-        print("dry run: nothing was sent")
-        return None
-
-    def on_plan(plan: ImportPlan) -> None:
-        if plan.detected:
-            say(f"detected {formats.FORMAT_LABELS[plan.format]} in {', '.join(map(str, plan.files))}")
-        for note in plan.notes:
-            say(f"note: {note}")
-
-    progress = {"done": 0, "total": 0}
-
-    def on_start(total: int) -> None:
-        progress["total"] = total
-        if live and total > 1:
-            print(f"importing {total} requests…", end="\r", file=sys.stderr, flush=True)
-
-    def on_result(plan: ImportPlan, result: ImportResult) -> None:
-        progress["done"] += 1
-        files = plan.files[0].name if len(plan.files) == 1 else f"{len(plan.files)} files"
-        count = f"[{progress['done']}/{progress['total']}] " if progress["total"] > 1 else ""
-        say(f"{count}POST {plan.endpoint} ({files}): {result.status} in {result.duration:.2f}s → {result.key}")
-        if live and progress["done"] < progress["total"]:  # a live line under the log, overwritten next time
-            print(f"  {progress['done']}/{progress['total']} requests done…", end="\r", file=sys.stderr, flush=True)
-
-    with _client(s) as client:
-        outcome = import_reports(s, paths, options, client, record, separate=separate, parallel=parallel,
-                                 on_plan=on_plan, on_result=on_result, on_start=on_start)
-    wants_summary = out.as_json or out.summary_file or os.environ.get("GITHUB_STEP_SUMMARY")
-    totals = None
-    if wants_summary:
-        items = [(p, plan.format) for plan, _ in outcome.results for p in plan.files]
-        totals = ReportInfo(items).totals
-    data = outputs.summary(outcome, totals, tests_exit=tests_exit)
-    if out.summary_file:
-        outputs.write_summary_file(out.summary_file, data)
-    outputs.write_ci_outputs(data)
-    if out.as_json:
-        print(_json.dumps(data, ensure_ascii=False), flush=True)
-        return outcome
-    plan, result = outcome.results[0]
-    where = f": {result.url}" if result.url else " (set XRAY_JIRA_URL for a browse link)"
-    files = sorted({str(p) for plan_, _ in outcome.results for p in plan_.files})
-    what = plan.files[0].name if len(files) == 1 else f"{len(files)} reports"
-    label = " + ".join(dict.fromkeys(formats.FORMAT_LABELS[p.format] for p, _ in outcome.results))
-    if len(outcome.keys) == 1:
-        print(f"Imported {what} ({label}) into {result.key}{where}", flush=True)
-    else:
-        print(f"Imported {what} ({label}) into {len(outcome.keys)} Test Executions:", flush=True)
-        for p, r in outcome.results:
-            print(f"  {r.key} {r.url or ''}  ← {', '.join(f.name for f in p.files)}", flush=True)
-    return outcome
-
-
-def import_step(c: Context, s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False,
-                separate: bool = False, parallel: int = 2, tests_exit: int | None = None) -> None:
-    """Import, then apply the failure policy: an import error fails the step, or with XRAY_ON_ERROR=warn
-    is reported and the step exits with the tests' exit code. Successful imports of failed tests exit
-    with the tests' code when the tests ran in this same call."""
-    from xray_tasks import outputs
-
-    try:
-        outcome = run_import(s, options, out, dry_run=dry_run, separate=separate, parallel=parallel,
-                             tests_exit=tests_exit)
-    except XrayTasksError as exc:
-        if s.on_error != "warn" or dry_run:
-            raise
-        from xray_tasks.importer import ImportOutcome
-        from xray_tasks.runrecord import load_record
-
-        record = load_record(Path(s.state_file))
-        code = tests_exit if tests_exit is not None else (record.exit_code if record else 0)
-        message = redact(str(exc))
-        err(f"xray-tasks: warning: import failed (XRAY_ON_ERROR=warn, exiting with the tests' code {code}): "
-            f"{message}")
-        data = outputs.summary(ImportOutcome(), tests_exit=code, error=message)
-        if out.summary_file:
-            outputs.write_summary_file(out.summary_file, data)
-        outputs.write_ci_outputs(data)
-        if out.as_json:
-            print(_json.dumps(data, ensure_ascii=False))
-        raise Exit(code=code) from None
-    if outcome is not None and tests_exit:
-        raise Exit(f"xray-tasks: tests failed (exit {tests_exit}); their results were imported into "
-                   f"{', '.join(outcome.keys)}", code=tests_exit)
-
-
 OUTPUT_HELP = {
     "separate": "one Test Execution per report file instead of one for all",
     "parallel": "requests sent at once after the first (default 2)",
@@ -313,43 +170,8 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
             raise SettingsError(f"--exit-with-tests: no test run recorded in {s.state_file}",
                                 "run the tests with run-tests first (in this directory)")
         tests_exit = record.exit_code
-    import_step(c, s, options, Output(json, quiet, summary_file), dry_run=dry_run, separate=separate,
-                parallel=parallel, tests_exit=tests_exit)
-
-
-def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool) -> int:
-    """Run the tests, stream their output, record the run; return the tests' exit code."""
-    from xray_tasks.runrecord import RunRecord, save_record
-
-    cmd = command or s.test_command
-    if not cmd:
-        raise SettingsError("no test command", "set XRAY_TEST_COMMAND or pass --command 'pytest --junitxml=...'")
-    if remainder:
-        cmd = f"{cmd} {remainder}"
-    if clean:
-        _clean_reports(s.report)
-    err(f"running: {cmd}")
-    started = time.time()
-    result = c.run(cmd, warn=True, pty=False, in_stream=False, echo=False)
-    finished = time.time()
-    code = result.exited if result is not None and result.exited is not None else 1
-    save_record(Path(s.state_file), RunRecord(command=cmd, started=started, finished=finished, exit_code=code,
-                                              reports=s.report))
-    c.config["xray_tasks_tests_exit"] = code
-    state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
-    err(f"tests {state} — {finished - started:.1f}s, recorded in {s.state_file}")
-    return code
-
-
-def _clean_reports(patterns: tuple[str, ...]) -> None:
-    import glob
-
-    for pattern in patterns:
-        for match in glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]:
-            path = Path(match)
-            if path.is_file():
-                path.unlink()
-                err(f"removed old report {path}")
+    end_step(import_step(s, options, Output(json, quiet, summary_file), dry_run=dry_run, separate=separate,
+                         parallel=parallel, tests_exit=tests_exit))
 
 
 @task(help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
@@ -360,7 +182,8 @@ def _clean_reports(patterns: tuple[str, ...]) -> None:
 def run_tests(c: Context, command: str | None = None, report: list[str] | None = None, clean: bool = False) -> None:
     """Run the tests and record the run for import-results (test failures don't stop the chain)."""
     s = settings_for(c, test_command=command, report=tuple(report or ()) or None)
-    run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
+    # a later import-results in the same invoke call ends with the tests' code
+    c.config["xray_tasks_tests_exit"] = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
 
 
 IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
@@ -389,8 +212,8 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables))
     tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
-    import_step(c, s, options, Output(json, quiet, summary_file), separate=separate, parallel=parallel,
-                tests_exit=tests_exit)
+    end_step(import_step(s, options, Output(json, quiet, summary_file), separate=separate, parallel=parallel,
+                         tests_exit=tests_exit))
 
 
 @task(help={"port": "port on 127.0.0.1 (0 picks a free one)", "db": "SQLite file (default: in memory)",

@@ -1,0 +1,210 @@
+"""The steps behind the tasks: run the tests, import the reports, print and record the results.
+
+Plain functions over :class:`~xray_tasks.settings.Settings`, shared by the Invoke tasks and the demo.
+They raise :class:`~xray_tasks.errors.XrayTasksError` for user errors and never exit the process;
+the tasks turn errors and :class:`StepEnd` into Invoke's ``Exit``.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from xray_tasks.errors import SettingsError, XrayTasksError, redact
+from xray_tasks.settings import Settings
+
+if TYPE_CHECKING:
+    from invoke.context import Context
+
+    from xray_tasks.client import ImportResult, XrayClient
+    from xray_tasks.importer import ImportOptions, ImportOutcome
+    from xray_tasks.plan import ImportPlan
+
+__all__ = ["Output", "StepEnd", "client_for", "err", "import_step", "run_import", "run_test_command"]
+
+
+def err(message: str) -> None:
+    print(redact(message), file=sys.stderr, flush=True)
+
+
+def client_for(s: Settings) -> XrayClient:
+    from xray_tasks.client import XrayClient
+
+    return XrayClient(s, log=err)
+
+
+@dataclass(frozen=True)
+class StepEnd:
+    """How a step ends when it is not plain success: the exit code, and a last line for stderr."""
+
+    code: int
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Output:
+    """How results are shown: text or JSON, quiet or not, and where summaries go."""
+
+    as_json: bool = False
+    quiet: bool = False
+    summary_file: str | None = None
+
+
+def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False, separate: bool = False,
+               parallel: int = 2, tests_exit: int | None = None) -> ImportOutcome | None:
+    """Import the configured reports and print the result; None on a dry run."""
+    import tempfile
+
+    from xray_tasks import formats, outputs
+    from xray_tasks.importer import ReportInfo, find_reports, import_reports, plan_imports
+    from xray_tasks.runrecord import load_record
+
+    paths = find_reports(s.report)
+    record = load_record(Path(s.state_file))
+    live = sys.stderr.isatty() and not (out.quiet or out.as_json)
+    clear = "\x1b[K" if live else ""  # erase a live progress line before writing over it
+
+    def say(message: str) -> None:
+        if not (out.quiet or out.as_json):
+            err(clear + message)
+
+    if dry_run:
+        with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
+            first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
+            plans = [first] + [p for _, p in followers]
+            auth = "Bearer" if s.is_cloud or s.server_token else "Basic"
+            if out.as_json:
+                print(_json.dumps({"dry_run": True, "requests": [p.to_dict(s.base_url) for p in plans]},
+                                  ensure_ascii=False))
+                return None
+            for i, plan in enumerate(plans, 1):
+                if plan.detected:
+                    say(f"detected {formats.FORMAT_LABELS[plan.format]} in {', '.join(map(str, plan.files))}")
+                print(f"request {i} of {len(plans)}:" if len(plans) > 1 else "request:")
+                print(plan.describe(s.base_url, auth))
+        print("dry run: nothing was sent")
+        return None
+
+    def on_plan(plan: ImportPlan) -> None:
+        if plan.detected:
+            say(f"detected {formats.FORMAT_LABELS[plan.format]} in {', '.join(map(str, plan.files))}")
+        for note in plan.notes:
+            say(f"note: {note}")
+
+    progress = {"done": 0, "total": 0}
+
+    def on_start(total: int) -> None:
+        progress["total"] = total
+        if live and total > 1:
+            print(f"importing {total} requests…", end="\r", file=sys.stderr, flush=True)
+
+    def on_result(plan: ImportPlan, result: ImportResult) -> None:
+        progress["done"] += 1
+        files = plan.files[0].name if len(plan.files) == 1 else f"{len(plan.files)} files"
+        count = f"[{progress['done']}/{progress['total']}] " if progress["total"] > 1 else ""
+        say(f"{count}POST {plan.endpoint} ({files}): {result.status} in {result.duration:.2f}s → {result.key}")
+        if live and progress["done"] < progress["total"]:  # a live line under the log, overwritten next time
+            print(f"  {progress['done']}/{progress['total']} requests done…", end="\r", file=sys.stderr, flush=True)
+
+    with client_for(s) as client:
+        outcome = import_reports(s, paths, options, client, record, separate=separate, parallel=parallel,
+                                 on_plan=on_plan, on_result=on_result, on_start=on_start)
+    wants_summary = out.as_json or out.summary_file or os.environ.get("GITHUB_STEP_SUMMARY")
+    totals = None
+    if wants_summary:
+        items = [(p, plan.format) for plan, _ in outcome.results for p in plan.files]
+        totals = ReportInfo(items).totals
+    data = outputs.summary(outcome, totals, tests_exit=tests_exit)
+    if out.summary_file:
+        outputs.write_summary_file(out.summary_file, data)
+    outputs.write_ci_outputs(data)
+    if out.as_json:
+        print(_json.dumps(data, ensure_ascii=False), flush=True)
+        return outcome
+    plan, result = outcome.results[0]
+    where = f": {result.url}" if result.url else " (set XRAY_JIRA_URL for a browse link)"
+    files = sorted({str(p) for plan_, _ in outcome.results for p in plan_.files})
+    what = plan.files[0].name if len(files) == 1 else f"{len(files)} reports"
+    label = " + ".join(dict.fromkeys(formats.FORMAT_LABELS[p.format] for p, _ in outcome.results))
+    if len(outcome.keys) == 1:
+        print(f"Imported {what} ({label}) into {result.key}{where}", flush=True)
+    else:
+        print(f"Imported {what} ({label}) into {len(outcome.keys)} Test Executions:", flush=True)
+        for p, r in outcome.results:
+            print(f"  {r.key} {r.url or ''}  ← {', '.join(f.name for f in p.files)}", flush=True)
+    return outcome
+
+
+def import_step(s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False,
+                separate: bool = False, parallel: int = 2, tests_exit: int | None = None) -> StepEnd | None:
+    """Import, then apply the failure policy; returns how the step must end when not with success.
+
+    An import error fails the step (raised), or with XRAY_ON_ERROR=warn is reported and the step ends
+    with the tests' exit code. A successful import of failed tests ends with the tests' code when the
+    tests' exit code is known (same call, or ``--exit-with-tests``)."""
+    from xray_tasks import outputs
+
+    try:
+        outcome = run_import(s, options, out, dry_run=dry_run, separate=separate, parallel=parallel,
+                             tests_exit=tests_exit)
+    except XrayTasksError as exc:
+        if s.on_error != "warn" or dry_run:
+            raise
+        from xray_tasks.importer import ImportOutcome
+        from xray_tasks.runrecord import load_record
+
+        record = load_record(Path(s.state_file))
+        code = tests_exit if tests_exit is not None else (record.exit_code if record else 0)
+        message = redact(str(exc))
+        err(f"xray-tasks: warning: import failed (XRAY_ON_ERROR=warn, exiting with the tests' code {code}): "
+            f"{message}")
+        data = outputs.summary(ImportOutcome(), tests_exit=code, error=message)
+        if out.summary_file:
+            outputs.write_summary_file(out.summary_file, data)
+        outputs.write_ci_outputs(data)
+        if out.as_json:
+            print(_json.dumps(data, ensure_ascii=False))
+        return StepEnd(code)
+    if outcome is not None and tests_exit:
+        return StepEnd(tests_exit, f"xray-tasks: tests failed (exit {tests_exit}); their results were imported "
+                                   f"into {', '.join(outcome.keys)}")
+    return None
+
+
+def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool) -> int:
+    """Run the tests, stream their output, record the run; return the tests' exit code."""
+    from xray_tasks.runrecord import RunRecord, save_record
+
+    cmd = command or s.test_command
+    if not cmd:
+        raise SettingsError("no test command", "set XRAY_TEST_COMMAND or pass --command 'pytest --junitxml=...'")
+    if remainder:
+        cmd = f"{cmd} {remainder}"
+    if clean:
+        _clean_reports(s.report)
+    err(f"running: {cmd}")
+    started = time.time()
+    result = c.run(cmd, warn=True, pty=False, in_stream=False, echo=False)
+    finished = time.time()
+    code = result.exited if result is not None and result.exited is not None else 1
+    save_record(Path(s.state_file), RunRecord(command=cmd, started=started, finished=finished, exit_code=code,
+                                              reports=s.report))
+    state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
+    err(f"tests {state} — {finished - started:.1f}s, recorded in {s.state_file}")
+    return code
+
+
+def _clean_reports(patterns: tuple[str, ...]) -> None:
+    import glob
+
+    for pattern in patterns:
+        for match in glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]:
+            path = Path(match)
+            if path.is_file():
+                path.unlink()
+                err(f"removed old report {path}")
