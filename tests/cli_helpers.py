@@ -10,14 +10,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from tests.runners import FIXTURE_FOR
+
 REPO = Path(__file__).resolve().parent.parent
 
 #: format -> the session fixture (tests/runners.py) holding a real runner's report of that format
-REPORT_FIXTURES = {
-    "junit": "pytest_junit_report", "xray": "xray_json_report", "robot": "robot_report",
-    "behave": "behave_report", "cucumber": "cucumber_report", "testng": "testng_report",
-    "nunit": "nunit3_report", "xunit": "xunit_report",
-}
+REPORT_FIXTURES = FIXTURE_FOR
 
 BILLION_LAUGHS = """<?xml version="1.0"?>
 <!DOCTYPE testsuite [

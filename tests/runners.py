@@ -5,8 +5,9 @@ Each fixture yields the :class:`~pathlib.Path` of a report written into a sessio
 skips, with the command that installs it, when its runner is missing. :data:`EXPECTED` says what each
 report holds (format and totals as :func:`xray_tasks.formats.summarize` counts them).
 
-NUnit and xUnit.net reports are hand-written samples in ``tests/fixtures/samples/``: no .NET runtime is
-available here to produce real ones.
+NUnit 3 XML comes from the same real pytest run through the pytest-nunit plugin; NUnit 2, NUnit 3 as
+.NET's NUnit writes it (inconclusive, parameterized fixtures) and xUnit.net reports are hand-written
+samples in ``tests/fixtures/samples/``: no .NET runtime is available here to produce real ones.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "behave_report": ("behave", {"passed": 3, "failed": 1, "skipped": 2}),
     "cucumber_report": ("cucumber", {"passed": 3, "failed": 1, "skipped": 2}),
     "testng_report": ("testng", {"passed": 2, "failed": 1, "skipped": 1}),
+    "nunit_pytest_report": ("nunit", {"passed": 3, "failed": 1, "skipped": 1}),
     "nunit3_report": ("nunit", {"passed": 3, "failed": 1, "skipped": 1, "inconclusive": 1}),
     "nunit2_report": ("nunit", {"passed": 3, "failed": 1, "skipped": 1}),
     "xunit_report": ("xunit", {"passed": 3, "failed": 1, "skipped": 1}),
@@ -46,7 +48,7 @@ FIXTURE_FOR: dict[str, str] = {
     "behave": "behave_report",
     "junit": "pytest_junit_report",
     "testng": "testng_report",
-    "nunit": "nunit3_report",
+    "nunit": "nunit_pytest_report",
     "xunit": "xunit_report",
     "robot": "robot_report",
 }
@@ -89,7 +91,8 @@ def _need_module(module: str, install: str) -> None:
 
 @pytest.fixture(scope="session")
 def _pytest_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Run the bundled pytest suite once; {"junit": path, "xray": path when pytest-jira-xray is there}."""
+    """Run the bundled pytest suite once; {"junit": path, "xray": path when pytest-jira-xray is there,
+    "nunit": path when pytest-nunit is there}."""
     suite = FIXTURES / "pytest_suite"
     out = tmp_path_factory.mktemp("pytest-report")
     reports = {"junit": out / "junit.xml"}
@@ -99,6 +102,9 @@ def _pytest_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     if importlib.util.find_spec("pytest_xray") is not None:
         reports["xray"] = out / "xray.json"
         cmd += ["--jira-xray", "--cloud", "--xraypath", str(reports["xray"])]
+    if importlib.util.find_spec("pytest_nunit") is not None:
+        reports["nunit"] = out / "nunit.xml"
+        cmd += ["--nunitxml", str(reports["nunit"])]
     cmd.append("sample_suite.py")
     _run("pytest", cmd, suite, *reports.values())
     return reports
@@ -119,6 +125,14 @@ def xray_json_report(_pytest_run: dict[str, Path]) -> Path:
     if "xray" not in _pytest_run:
         pytest.skip("pytest-jira-xray is not installed: pip install pytest-jira-xray")
     return _pytest_run["xray"]
+
+
+@pytest.fixture(scope="session")
+def nunit_pytest_report(_pytest_run: dict[str, Path]) -> Path:
+    """NUnit 3 XML written by pytest-nunit (--nunitxml) in the same real run: 3 passed, 1 failed, 1 skipped."""
+    if "nunit" not in _pytest_run:
+        pytest.skip("pytest-nunit is not installed: pip install pytest-nunit")
+    return _pytest_run["nunit"]
 
 
 # --------------------------------------------------------------------------------------------------

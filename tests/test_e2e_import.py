@@ -22,6 +22,8 @@ from tests.cli_helpers import (
     seeded_sandbox,
     xray_tasks,
 )
+from tests.runners import EXPECTED
+from xray_tasks import formats
 from xray_tasks.sandbox import Sandbox
 
 
@@ -59,11 +61,14 @@ def test_every_format_is_detected_imported_and_recorded(fmt: str, request: pytes
     execution = sb.store.execution(key)
     assert execution is not None
     assert execution["format"] == fmt
-    assert execution["total"] > 0
+    results = list(formats.iter_results(report, fmt))
+    assert len(results) == sum(EXPECTED[REPORT_FIXTURES[fmt]][1].values())
+    # one run per Test: results of one Test (scenario outline rows tagged with one key) share a run
+    assert execution["total"] == len({r.key or r.definition for r in results})
     assert sum(execution["counts"].values()) == execution["total"]
 
 
-@pytest.mark.parametrize("fmt", ["junit", "testng", "robot", "cucumber", "xray"])
+@pytest.mark.parametrize("fmt", list(REPORT_FIXTURES))
 def test_every_format_imports_through_multipart_with_the_default_templates(
         fmt: str, request: pytest.FixtureRequest, sb: Sandbox, tmp_path: Path) -> None:
     """--multipart renders info/testInfo and creates a Test Execution carrying the template's fields."""
