@@ -127,6 +127,19 @@ def test_separate_processes_authenticate_once_in_total(pytest_junit_report: Path
         assert SECRET not in proc.stdout + proc.stderr
 
 
+def test_api_version_1_authenticates_and_imports_under_api_v1(pytest_junit_report: Path, sb: Sandbox,
+                                                              tmp_path: Path) -> None:
+    """XRAY_API_VERSION=1: /api/v1/authenticate and /api/v1/import/...; a v2 token is not reused for v1."""
+    env = sandbox_env(sb, tmp_path)
+    imported_key(xray_tasks("import-results", "--report", str(pytest_junit_report), env=env))  # caches a v2 token
+    start = len(sb.store.requests())
+    key = imported_key(xray_tasks("import-results", "--report", str(pytest_junit_report),
+                                  env=env | {"XRAY_API_VERSION": "1"}))
+    paths = [r["path"] for r in sb.store.requests()[start:]]
+    assert paths == ["/api/v1/authenticate", "/api/v1/import/execution/junit"]
+    assert sb.store.execution(key) is not None
+
+
 def test_print_token_prints_the_bare_token_only(sb: Sandbox, tmp_path: Path) -> None:
     """--print-token writes the token alone on stdout, for scripts; the token works against Xray."""
     proc = xray_tasks("authenticate", "--print-token", env=sandbox_env(sb, tmp_path))

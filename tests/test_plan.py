@@ -129,5 +129,5 @@ def test_dry_run_description_redacts_the_credential_and_shows_rendered_json() ->
 
 def test_endpoint_paths_for_xray_json_have_no_format_segment() -> None:
     """Xray JSON imports to /import/execution, others to /import/execution/<format>."""
-    assert endpoint_path("cloud", "xray", False) == "/api/v2/import/execution"
-    assert endpoint_path("server", "xray", True) == "/rest/raven/2.0/import/execution/multipart"
+    assert endpoint_path("/api/v2", "xray", False) == "/api/v2/import/execution"
+    assert endpoint_path("/rest/raven/2.0", "xray", True) == "/rest/raven/2.0/import/execution/multipart"

@@ -123,6 +123,18 @@ def test_multipart_part_names_and_test_plan_custom_field(fmt: str, request: pyte
     assert req["parts"] == [report_part, "info", "testInfo"]
 
 
+@pytest.mark.parametrize("multipart", [False, True])
+def test_api_version_1_0_for_xray_before_4(multipart: bool, pytest_junit_report: Path, sb: Sandbox,
+                                          tmp_path: Path) -> None:
+    """XRAY_API_VERSION=1.0 sends every import under /rest/raven/1.0 (Xray Server before 4.0)."""
+    env = server_env(sb, tmp_path, XRAY_API_VERSION="1.0")
+    args = ["--multipart", "--var", "summary=Old Xray"] if multipart else []
+    key = imported_key(xray_tasks("import-results", "--report", str(pytest_junit_report), *args, env=env))
+    req = request_for(sb, key)
+    assert req["path"] == f"/rest/raven/1.0/import/execution/junit{'/multipart' if multipart else ''}"
+    assert req["parts"] == (["file", "info", "testInfo"] if multipart else ["file"])
+
+
 def test_standard_xml_passes_test_plan_as_query(pytest_junit_report: Path, sb: Sandbox, tmp_path: Path) -> None:
     """Standard XML on Server: the Test Plan goes as testPlanKey in the query (no custom field needed)."""
     env = server_env(sb, tmp_path, fields=False, XRAY_TEST_PLAN_KEY="DEMO-1")

@@ -218,17 +218,16 @@ class XrayClient:
 
     @property
     def api_root(self) -> str:
-        return f"{self.settings.base_url}/api/v2" if self.settings.is_cloud else \
-            f"{self.settings.base_url}/rest/raven/2.0"
+        return self.settings.api_url
 
     def authenticate(self, *, force: bool = False) -> Token:
-        """A usable Cloud token: from memory, the disk cache, or ``POST /api/v2/authenticate``."""
+        """A usable Cloud token: from memory, the disk cache, or ``POST /api/v2/authenticate`` (or v1)."""
         s = self.settings
         client_id, client_secret = require_cloud_credentials(s)
         if not force:
             if self._token and self._token.usable():
                 return self._token
-            cached = self.cache.get(s.base_url, client_id)
+            cached = self.cache.get(s.api_url, client_id)
             if cached:
                 self._token = cached
                 return cached
@@ -250,13 +249,13 @@ class XrayClient:
                                     f"({resp.headers.get('content-type', 'no content type')})",
                                     "check XRAY_BASE_URL: it must be the Xray API host, not Jira's")
         self._token = Token.issued_now(value.strip())
-        self.cache.put(s.base_url, client_id, self._token)
+        self.cache.put(s.api_url, client_id, self._token)
         return self._token
 
     def forget_token(self) -> None:
         self._token = None
         if self.settings.client_id:
-            self.cache.drop(self.settings.base_url, self.settings.client_id)
+            self.cache.drop(self.settings.api_url, self.settings.client_id)
 
     def auth_header(self) -> str:
         if self.settings.is_cloud:

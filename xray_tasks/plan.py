@@ -121,10 +121,10 @@ class ImportPlan:
         }
 
 
-def endpoint_path(deployment: str, fmt: str, multipart: bool) -> str:
-    root = "/api/v2" if deployment == "cloud" else "/rest/raven/2.0"
+def endpoint_path(api_root: str, fmt: str, multipart: bool) -> str:
+    """``/api/v2/import/execution/junit/multipart`` and the like, under :attr:`Settings.api_root`."""
     fmt_path = "" if fmt == "xray" else f"/{fmt}"
-    return f"{root}/import/execution{fmt_path}{'/multipart' if multipart else ''}"
+    return f"{api_root}/import/execution{fmt_path}{'/multipart' if multipart else ''}"
 
 
 def _execution_options(s: Settings) -> list[str]:
@@ -190,7 +190,7 @@ def build_plan(s: Settings, report: Path, fmt: str, decision: Decision, *, detec
                xray_report: Mapping[str, Any] | None = None) -> ImportPlan:
     """Assemble the request. ``xray_report`` is the parsed Xray JSON when options must go inside it."""
     is_json = fmt in JSON_FORMATS
-    endpoint = endpoint_path(s.deployment, fmt, decision.multipart)
+    endpoint = endpoint_path(s.api_root, fmt, decision.multipart)
     notes = list(decision.notes)
     common = {"deployment": s.deployment, "format": fmt, "detected": detected, "endpoint": endpoint,
               "report": report}

@@ -86,6 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("deployment", "cloud or server (Server/Data Center); inferred from the credentials if unset"),
     Setting("base_url", "Xray Cloud host, or the Jira base URL for Server/DC", None),
     Setting("region", "Xray Cloud region when XRAY_BASE_URL is unset: global, us, eu or au", "global"),
+    Setting("api_version", "REST API version: Cloud 2 or 1 (/api/v2, /api/v1); Server/DC 2.0, 1.0 (Xray before "
+            "4.0) or latest (/rest/raven/...)", None),
     Setting("client_id", "Xray Cloud API key client id"),
     Setting("client_secret", "Xray Cloud API key client secret", secret=True),
     Setting("server_token", "Server/DC personal access token (sent as Bearer)", secret=True),
@@ -128,6 +130,7 @@ class Settings:
     deployment: str = "cloud"
     base_url: str = REGIONS["global"]
     region: str = "global"
+    api_version: str = "2"
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     server_token: str | None = field(default=None, repr=False)
@@ -164,6 +167,16 @@ class Settings:
     @property
     def is_cloud(self) -> bool:
         return self.deployment == "cloud"
+
+    @property
+    def api_root(self) -> str:
+        """The API's path under the base URL, e.g. ``/api/v2`` or ``/rest/raven/2.0``."""
+        return f"/api/v{self.api_version}" if self.is_cloud else f"/rest/raven/{self.api_version}"
+
+    @property
+    def api_url(self) -> str:
+        """Base URL and API root: where requests go, and what a cached token belongs to."""
+        return self.base_url + self.api_root
 
     @property
     def is_loopback(self) -> bool:
@@ -265,6 +278,7 @@ def resolve_settings(
                             "set XRAY_DEPLOYMENT=cloud or XRAY_DEPLOYMENT=server")
     values["deployment"] = deployment
     values["base_url"] = check_base_url(str(values["base_url"]), deployment, sources.get("base_url", ""))
+    values["api_version"] = _api_version(values.get("api_version"), deployment, sources.get("api_version", ""))
     if values.get("on_error", "fail") not in ON_ERROR:
         raise SettingsError(f"XRAY_ON_ERROR={values['on_error']!r} is neither fail nor warn",
                             "set XRAY_ON_ERROR=fail or XRAY_ON_ERROR=warn")
@@ -291,6 +305,25 @@ def _parse(s: Setting, raw: Any, source: str) -> Any:
         return s.parse(raw.strip() if not s.secret else raw)
     except ValueError as exc:
         raise SettingsError(f"{s.env} ({source}) has a bad value: {exc}", f"{s.env}: {s.help}") from None
+
+
+_API_VERSIONS = {
+    "cloud": {"2": "2", "v2": "2", "2.0": "2", "1": "1", "v1": "1", "1.0": "1"},
+    "server": {"2": "2.0", "v2": "2.0", "2.0": "2.0", "1": "1.0", "v1": "1.0", "1.0": "1.0", "latest": "latest"},
+}
+
+
+def _api_version(raw: str | None, deployment: str, source: str) -> str:
+    """The API version for the deployment's paths: Cloud ``2``/``1``, Server/DC ``2.0``/``1.0``/``latest``."""
+    if raw is None:
+        return "2" if deployment == "cloud" else "2.0"
+    known = _API_VERSIONS[deployment]
+    version = known.get(str(raw).strip().lower())
+    if version is None:
+        allowed = "2 or 1" if deployment == "cloud" else "2.0, 1.0 or latest"
+        raise SettingsError(f"XRAY_API_VERSION={raw!r} ({source}) is not an Xray {deployment} API version",
+                            f"use {allowed} (unset it for the default)")
+    return version
 
 
 def _infer_deployment(values: Mapping[str, Any]) -> str:
