@@ -110,6 +110,24 @@ def test_token_is_cached_on_disk_with_mode_0600_and_reused(tmp_path: Path) -> No
     assert SECRET not in (tmp_path / "tokens.json").read_text()
 
 
+@pytest.mark.parametrize("answer", ["quoted", "bare", "html"])
+def test_authenticate_takes_a_json_string_or_a_bare_token_but_not_a_page(answer: str, tmp_path: Path) -> None:
+    """Xray answers a JSON string; a bare token (text/plain) is taken too; an HTML page is not a token."""
+    token = jwt(time.time() + 86400)
+    bodies = {"quoted": httpx.Response(200, json=token),
+              "bare": httpx.Response(200, text=token, headers={"content-type": "text/plain"}),
+              "html": httpx.Response(200, text="<html><body>Log in to Jira</body></html>",
+                                     headers={"content-type": "text/html"})}
+    client, _ = client_for(settings(tmp_path), App(OK))
+    client.http = httpx.Client(transport=httpx.MockTransport(lambda _req: bodies[answer]))
+    if answer == "html":
+        with pytest.raises(XrayRejectedError, match="did not answer with a token"):
+            client.authenticate()
+        return
+    assert client.authenticate().value == token
+    assert client.auth_header() == f"Bearer {token}"
+
+
 def test_world_readable_token_cache_is_refused(tmp_path: Path) -> None:
     """A token cache others can read is a SettingsError telling to chmod it."""
     cache = tmp_path / "tokens.json"

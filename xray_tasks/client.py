@@ -240,15 +240,12 @@ class XrayClient:
             if resp.status_code in (400, 401, 403):
                 raise auth_failed(xray_error_text(resp), s)
             raise error_for_response(resp, "authenticate", s)
-        try:
-            value = resp.json()
-        except ValueError:
-            value = None
-        if not isinstance(value, str) or not value.strip():
+        value = _token_in(resp)
+        if value is None:
             raise XrayRejectedError(f"authenticate: {url} did not answer with a token "
                                     f"({resp.headers.get('content-type', 'no content type')})",
                                     "check XRAY_BASE_URL: it must be the Xray API host, not Jira's")
-        self._token = Token.issued_now(value.strip())
+        self._token = Token.issued_now(value)
         self.cache.put(s.api_url, client_id, self._token)
         return self._token
 
@@ -418,6 +415,20 @@ class XrayClient:
         if resp.status_code == 500 and idempotent:
             raise _Retry(error_for_response(resp, action, s))
         return resp
+
+
+_BARE_TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]{16,}")
+
+
+def _token_in(resp: httpx.Response) -> str | None:
+    """The token in an authenticate answer: Xray sends a JSON string (the JWT in quotes); a bare token
+    is taken too, as curl users' ``tr -d '"'`` and other clients do. Anything else is not a token."""
+    try:
+        value = resp.json()
+    except (ValueError, UnicodeDecodeError):
+        value = resp.text.strip()
+        return value if _BARE_TOKEN.fullmatch(value) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _reason(exc: Exception) -> str:
