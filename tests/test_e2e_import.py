@@ -109,6 +109,19 @@ def test_standard_import_passes_options_as_query(pytest_junit_report: Path, sb: 
         ("DEMO-1", ["linux"], "abc123", "1.0")
 
 
+def test_test_env_on_an_existing_execution_warns_that_xray_replaces_them(pytest_junit_report: Path, sb: Sandbox,
+                                                                        tmp_path: Path) -> None:
+    """--test-exec with --test-env: a note says the execution's environments are replaced, and they are."""
+    env = sandbox_env(sb, tmp_path, XRAY_TEST_ENVIRONMENTS="linux")
+    key = imported_key(xray_tasks("import-results", "--report", str(pytest_junit_report), env=env))
+    proc = xray_tasks("import-results", "--report", str(pytest_junit_report), "--test-exec", key,
+                      "--test-env", "chrome", env=env)
+    assert imported_key(proc) == key
+    assert f"note: Xray replaces the Test Environments of {key} with the ones sent (chrome)" in proc.stderr
+    execution = sb.store.execution(key)
+    assert execution is not None and execution["environments"] == ["chrome"]
+
+
 def test_separate_processes_authenticate_once_in_total(pytest_junit_report: Path, sb: Sandbox,
                                                        tmp_path: Path) -> None:
     """authenticate, then two imports, each its own process: one authentication request in all."""

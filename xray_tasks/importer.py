@@ -270,6 +270,10 @@ def plan_imports(s: Settings, paths: Sequence[Path], options: ImportOptions, rec
     batches = make_batches(checked, s, folder, separate=separate)
     report = ReportInfo([(p, fmt) for p, fmt, _ in checked])
     first = prepare_plan(s, batches[0], options, record, report)
+    if s.test_exec_key and s.test_environments:
+        note = (f"Xray replaces the Test Environments of {s.test_exec_key} with the ones sent "
+                f"({';'.join(s.test_environments)}); it does not add to them")
+        first = replace(first, notes=(*first.notes, note))
     follow_s = s if separate or s.test_exec_key else s.with_(test_exec_key=PLACEHOLDER_KEY)
     follow_opts = options if separate else ImportOptions(fmt=options.fmt, allow_stale=True)
     followers = [(b, prepare_plan(follow_s, b, follow_opts, record, report)) for b in batches[1:]]
