@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import assert_one_clean_line, sandbox_env, xray_tasks
+from tests.servers import TricklingServer
 from xray_tasks.sandbox import Sandbox
 
 JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -176,6 +177,35 @@ def test_a_slow_server_hits_the_timeout_instead_of_hanging(sb: Sandbox, report: 
     time.sleep(2.5)  # the sandbox finishes the slow request (it logs it once answered): it lands once
     assert len(imports(sb)) == 1  # not sent again
     assert len(sb.store.executions()) == 1
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_trickling_server_is_cut_off_at_the_deadline(existing: bool, report: Path, tmp_path: Path) -> None:
+    """A server that keeps sending a byte inside every read timeout is cut off at XRAY_DEADLINE: a creating
+    import exits 18 without a second try; an import into an existing execution is retried, then exits 17."""
+    server = TricklingServer()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")} | {
+            "XRAY_BASE_URL": server.url, "XRAY_DEPLOYMENT": "server", "XRAY_SERVER_TOKEN": "pat-secret-0123456789",
+            "XRAY_PROJECT_KEY": "DEMO", "XRAY_TIMEOUT": "1", "XRAY_DEADLINE": "2", "XRAY_MAX_RETRIES": "1",
+            "XRAY_RETRY_BUDGET": "30", "XRAY_ENV_FILE": str(tmp_path / "absent.env"),
+            "XRAY_STATE_FILE": str(tmp_path / "run.json")}
+        args = ["--test-exec", "DEMO-5"] if existing else []
+        started = time.monotonic()
+        proc = xray_tasks("import-results", "--report", str(report), *args, env=env, timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    line = assert_one_clean_line(proc, "pat-secret-0123456789")
+    assert "no complete answer within XRAY_DEADLINE=2s" in line
+    if existing:
+        assert proc.returncode == 17 and "tried 2 times" in line
+        assert server.connections == 2
+        assert elapsed < 12, elapsed
+    else:
+        assert proc.returncode == 18 and "not sent again" in line
+        assert server.connections == 1
+        assert elapsed < 7, elapsed
 
 
 def test_a_region_mismatch_names_xray_region(sb: Sandbox, report: Path, tmp_path: Path) -> None:

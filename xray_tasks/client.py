@@ -10,7 +10,9 @@ Retry policy (the README's "Reliability" section says the same):
   body was sent, 500) is retried only when it cannot duplicate anything: authentication, and imports
   into an existing Test Execution. An import that would *create* a Test Execution ends with
   :class:`ImportUncertainError` saying how to check instead of risking a duplicate;
-* a 401 on a cached Cloud token drops the token, authenticates once more and retries once.
+* a 401 on a cached Cloud token drops the token, authenticates once more and retries once;
+* besides the per-read/write timeouts, no request outlives ``XRAY_DEADLINE`` seconds
+  (:mod:`xray_tasks.deadline`); one cut short counts as a read timeout in the rules above.
 
 Retries are a hand-written loop rather than a retry library because the decision depends on facts
 only this module knows (was the body sent, does the request create an execution).
@@ -34,6 +36,7 @@ import httpx
 
 from xray_tasks import __version__
 from xray_tasks.auth import Token, TokenCache, auth_failed, require_cloud_credentials, server_auth_header
+from xray_tasks.deadline import Deadline
 from xray_tasks.errors import (
     AuthenticationError,
     ImportUncertainError,
@@ -86,7 +89,9 @@ def make_http(s: Settings) -> httpx.Client:
     elif not s.verify_tls:
         verify = False
     timeout = httpx.Timeout(s.timeout, connect=s.connect_timeout, pool=s.connect_timeout)
+    # No idle connections: each request opens its own, which its Deadline can then cut.
     return httpx.Client(timeout=timeout, verify=verify, proxy=s.proxy or None, trust_env=True,
+                        limits=httpx.Limits(max_keepalive_connections=0),
                         headers={"User-Agent": f"xray-tasks/{__version__}"})
 
 
@@ -199,6 +204,10 @@ class XrayClient:
                  log: Callable[[str], None] | None = None) -> None:
         self.settings = s
         self.http = http if http is not None else make_http(s)
+        if not s.verify_tls and not s.ca_bundle and s.base_url.startswith("https://"):
+            (log or (lambda _msg: None))(
+                "xray-tasks: warning: TLS certificates are not verified (XRAY_VERIFY_TLS=false): anyone on the "
+                "network path could read the credentials; for a private CA set XRAY_CA_BUNDLE instead")
         self.cache = cache if cache is not None else TokenCache.for_settings(s)
         self.sleep = sleep
         self.log = log or (lambda _msg: None)
@@ -376,10 +385,24 @@ class XrayClient:
         s = self.settings
         args = build()
         host = urlsplit(args["url"]).netloc
+        deadline = Deadline(s.deadline)
+        args["extensions"] = {"trace": deadline.trace}
         try:
-            with _closing_payloads(args):
-                self.requests_sent += 1
-                resp = self.http.request(**args)
+            try:
+                with _closing_payloads(args), deadline:
+                    self.requests_sent += 1
+                    resp = self.http.request(**args)
+            except httpx.TransportError:
+                if not deadline.expired:
+                    raise
+                what = f"no complete answer within XRAY_DEADLINE={s.deadline:g}s"
+                if idempotent:
+                    raise _Retry(XrayUnavailableError(f"{action}: {what}", "Xray may be slow: raise "
+                                                      "XRAY_DEADLINE or run again")) from None
+                raise ImportUncertainError(
+                    f"{action}: {what}; Xray may have created the Test Execution, so it was not sent again",
+                    "look for a new Test Execution in the project before running again; raise XRAY_DEADLINE "
+                    "for very large reports or slow links") from None
         except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise _Retry(XrayUnavailableError(f"{action}: connecting to {host} timed out ({type(exc).__name__})",
                                               "check the network and XRAY_BASE_URL; raise "

@@ -111,6 +111,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("jira_url", "Jira site URL for browse links, e.g. https://acme.atlassian.net"),
     Setting("timeout", "read/write timeout in seconds", 300.0, _to_float),
     Setting("connect_timeout", "connect timeout in seconds", 15.0, _to_float),
+    Setting("deadline", "longest one request may take in seconds, answer included (0: no limit)", 1800.0,
+            _to_float),
     Setting("max_retries", "retries on 429/502/503/504 and connection failures (0 disables)", 3, _to_int),
     Setting("retry_budget", "total seconds retries may take", 120.0, _to_float),
     Setting("ca_bundle", "CA bundle file for TLS verification"),
@@ -153,6 +155,7 @@ class Settings:
     jira_url: str | None = None
     timeout: float = 300.0
     connect_timeout: float = 15.0
+    deadline: float = 1800.0
     max_retries: int = 3
     retry_budget: float = 120.0
     ca_bundle: str | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import signal
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -34,7 +35,7 @@ class Sandbox:
                  projects: Sequence[str] = ("DEMO", "CALC"), token_ttl: int = 86400, faults: Faults | None = None,
                  *, environments: Sequence[str] | None = None, test_plan_field: str = "customfield_11807",
                  environments_field: str = "customfield_11805", provision_untagged_scenarios: bool = False,
-                 log: Callable[[str], None] | None = None) -> None:
+                 tls: ssl.SSLContext | None = None, log: Callable[[str], None] | None = None) -> None:
         self.host = host
         self.port = port
         self.config = Config(client_id=client_id, client_secret=client_secret, server_user=server_user,
@@ -49,12 +50,13 @@ class Sandbox:
         self.tokens = TokenIssuer(secret, tenant, token_ttl)
         self.runtime = Runtime(self.config, self.store, self.faults, self.tokens)
         self._log = log
+        self._tls = tls
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """``http://HOST:PORT`` once bound (by :meth:`start` or :func:`serve`)."""
+        """``http://HOST:PORT`` (``https://`` with ``tls``) once bound (by :meth:`start` or :func:`serve`)."""
         if not self.runtime.base_url:
             raise RuntimeError("the sandbox is not started")
         return self.runtime.base_url
@@ -63,11 +65,14 @@ class Sandbox:
         """Open the listening socket (without serving yet) and set ``url``."""
         if self._server is None:
             self._server = SandboxHTTPServer((self.host, self.port), self.runtime, self._log)
+            if self._tls is not None:  # a server-side TLS context: every accepted connection speaks TLS
+                self._server.socket = self._tls.wrap_socket(self._server.socket, server_side=True)
             host, port = self._server.server_address[:2]
             text = host.decode() if isinstance(host, bytes) else str(host)
             shown = f"[{text}]" if ":" in text else text
             self.port = int(port)
-            self.runtime.base_url = f"http://{shown}:{port}"
+            scheme = "https" if self._tls is not None else "http"
+            self.runtime.base_url = f"{scheme}://{shown}:{port}"
         return self._server
 
     def start(self) -> Sandbox:

@@ -1,0 +1,110 @@
+"""Small raw servers for drills the sandbox cannot play: a server that never finishes its answer, and a
+CONNECT proxy."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import select
+import socket
+import ssl
+import threading
+
+__all__ = ["ConnectProxy", "TricklingServer"]
+
+
+class TricklingServer:
+    """A raw HTTP(S) server that reads each request whole, then answers one byte of a status line every
+    ``interval`` seconds and never finishes: always inside the read timeout, never done."""
+
+    def __init__(self, interval: float = 0.3, tls: ssl.SSLContext | None = None) -> None:
+        self.interval = interval
+        self.tls = tls
+        self.connections = 0
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except OSError:
+                return
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            while len(body) < length:
+                body += conn.recv(65536)
+            for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: "):
+                if self.stop.wait(self.interval):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+class ConnectProxy:
+    """An HTTP CONNECT proxy on loopback that tunnels bytes and records each CONNECT target."""
+
+    def __init__(self) -> None:
+        self.targets: list[str] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            method, target = head.split(b" ")[:2]
+            if method != b"CONNECT":
+                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            self.targets.append(target.decode())
+            host, port = target.decode().rsplit(":", 1)
+            with socket.create_connection((host, int(port))) as upstream:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                while True:
+                    ready, _, _ = select.select([client, upstream], [], [], 10)
+                    if not ready:
+                        return
+                    for src in ready:
+                        data = src.recv(65536)
+                        if not data:
+                            return
+                        (upstream if src is client else client).sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
