@@ -360,7 +360,7 @@ def test_unreadable_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         def denied(*_args: object, **_kwargs: object) -> None:
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr(formats, "open", denied, raising=False)
+        monkeypatch.setattr("xray_tasks.formats.base.open", denied, raising=False)
     err = refused(formats.detect_format, path)
     assert "secret.xml cannot be read: permission denied" in str(err)
 
