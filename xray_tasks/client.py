@@ -204,13 +204,12 @@ class XrayClient:
                  log: Callable[[str], None] | None = None) -> None:
         self.settings = s
         self.http = http if http is not None else make_http(s)
-        if not s.verify_tls and not s.ca_bundle and s.base_url.startswith("https://"):
-            (log or (lambda _msg: None))(
-                "xray-tasks: warning: TLS certificates are not verified (XRAY_VERIFY_TLS=false): anyone on the "
-                "network path could read the credentials; for a private CA set XRAY_CA_BUNDLE instead")
         self.cache = cache if cache is not None else TokenCache.for_settings(s)
         self.sleep = sleep
         self.log = log or (lambda _msg: None)
+        if not s.verify_tls and not s.ca_bundle and s.base_url.startswith("https://"):
+            self.log("xray-tasks: warning: TLS certificates are not verified (XRAY_VERIFY_TLS=false): anyone "
+                     "on the network path could read the credentials; for a private CA set XRAY_CA_BUNDLE instead")
         self._token: Token | None = None
         self.requests_sent = 0
 

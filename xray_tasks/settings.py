@@ -132,7 +132,7 @@ class Settings:
     deployment: str = "cloud"
     base_url: str = REGIONS["global"]
     region: str = "global"
-    api_version: str = "2"
+    api_version: str | None = None  # None: the deployment's default, 2 (Cloud) or 2.0 (Server/DC)
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     server_token: str | None = field(default=None, repr=False)
@@ -174,7 +174,9 @@ class Settings:
     @property
     def api_root(self) -> str:
         """The API's path under the base URL, e.g. ``/api/v2`` or ``/rest/raven/2.0``."""
-        return f"/api/v{self.api_version}" if self.is_cloud else f"/rest/raven/{self.api_version}"
+        if self.is_cloud:
+            return f"/api/v{self.api_version or '2'}"
+        return f"/rest/raven/{self.api_version or '2.0'}"
 
     @property
     def api_url(self) -> str:
@@ -316,10 +318,10 @@ _API_VERSIONS = {
 }
 
 
-def _api_version(raw: str | None, deployment: str, source: str) -> str:
+def _api_version(raw: str | None, deployment: str, source: str) -> str | None:
     """The API version for the deployment's paths: Cloud ``2``/``1``, Server/DC ``2.0``/``1.0``/``latest``."""
     if raw is None:
-        return "2" if deployment == "cloud" else "2.0"
+        return None
     known = _API_VERSIONS[deployment]
     version = known.get(str(raw).strip().lower())
     if version is None:
