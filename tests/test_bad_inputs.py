@@ -228,6 +228,7 @@ CASES = [
     # settings: exit 11
     Case("unknown format", good("--format", "yaml"), 11, ("unknown report format 'yaml'", "junit")),
     Case("bad var syntax", good("--var", "no-equals-sign"), 11, ("--var", "NAME=VALUE")),
+    Case("numeric flag that is not a number", good("--parallel", "abc"), 11, ("--parallel 'abc'", "--parallel 2")),
     Case("missing client id", _no_id, 11, ("XRAY_CLIENT_ID not set", "API Keys")),
     Case("missing client secret", _no_secret, 11, ("XRAY_CLIENT_SECRET not set", "API Keys")),
     Case("base URL without scheme", good(XRAY_BASE_URL="xray.cloud.getxray.app"), 11,

@@ -241,6 +241,41 @@ def test_run_tests_and_import_in_separate_processes_chain(sb: Sandbox, tmp_path:
     assert "(exit 1)" in execution["description"]
 
 
+@pytest.mark.parametrize("chained", [True, False], ids=["one-call", "separate-processes"])
+def test_import_results_takes_the_reports_run_tests_recorded(chained: bool, sb: Sandbox, tmp_path: Path) -> None:
+    """`run-tests --report X` names the reports once: import-results (same call or a later process) uses them."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_it.py").write_text("def test_ok():\n    pass\n\ndef test_bad():\n    assert False\n")
+    command = f"{sys.executable} -m pytest -q -p no:cacheprovider {suite} --junitxml reports/junit.xml -c /dev/null"
+    env = sandbox_env(sb, tmp_path)
+    run_tests = ["run-tests", "--command", command, "--report", "reports/junit.xml"]
+    if chained:
+        proc = xray_tasks(*run_tests, "authenticate", "import-results", env=env, cwd=tmp_path)
+    else:
+        assert xray_tasks(*run_tests, env=env, cwd=tmp_path).returncode == 0
+        proc = xray_tasks("import-results", env=env, cwd=tmp_path)
+    assert proc.returncode == (1 if chained else 0), proc.stderr  # one call ends with the tests' code
+    assert "using the report(s) run-tests recorded" in proc.stderr
+    key = proc.stdout.strip().splitlines()[-1].split(" into ")[1].split(":")[0]
+    execution = sb.store.execution(key)
+    assert execution is not None and execution["total"] == 2
+
+
+def test_invoke_yaml_in_the_working_directory_counts_for_the_console_command(pytest_junit_report: Path,
+                                                                            sb: Sandbox, tmp_path: Path) -> None:
+    """./invoke.yaml's xray: section is read by `xray-tasks` as by `invoke`; an XRAY_* variable still wins."""
+    (tmp_path / "invoke.yaml").write_text("xray:\n  project_key: YAML\n  test_plan_key: YAML-1\n")
+    env = sandbox_env(sb, tmp_path)
+    env.pop("XRAY_PROJECT_KEY")
+    proc = xray_tasks("import-results", "--report", str(pytest_junit_report), "--dry-run", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "projectKey=YAML&testPlanKey=YAML-1" in proc.stdout
+    proc = xray_tasks("import-results", "--report", str(pytest_junit_report), "--dry-run",
+                      env=env | {"XRAY_PROJECT_KEY": "ENV"}, cwd=tmp_path)
+    assert "projectKey=ENV&testPlanKey=YAML-1" in proc.stdout
+
+
 def test_a_report_older_than_the_recorded_run_is_refused(pytest_junit_report: Path, sb: Sandbox,
                                                          tmp_path: Path) -> None:
     """Yesterday's report after today's failed build is refused (exit 13) unless --allow-stale."""

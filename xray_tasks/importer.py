@@ -102,7 +102,8 @@ def find_reports(patterns: Iterable[str]) -> list[Path]:
         for m in matches:
             found.setdefault(m.resolve() if m.exists() else m, None)
     if not found:
-        raise ReportError("no report given", "pass --report PATH or set XRAY_REPORT")
+        raise ReportError("no report given",
+                          "pass --report PATH, set XRAY_REPORT, or run run-tests --report PATH first")
     return list(found)
 
 

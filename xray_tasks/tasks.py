@@ -58,6 +58,20 @@ def settings_for(c: Context, **flags: Any) -> Settings:
     return resolve_settings(flags=flags, config=_config(c), variables=flags.pop("variables", None))
 
 
+def whole_number(value: str | int | None, flag: str, default: int, *, low: int = 0, high: int = 65535) -> int:
+    """A numeric flag, taken as text so a typo is one clean error instead of Invoke's ValueError traceback."""
+    if value is None:
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise SettingsError(f"{flag} {value!r} is not a whole number from {low} to {high}",
+                            f"write e.g. {flag} {default}")
+    return number
+
+
 def parse_vars(pairs: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs or []:
@@ -81,7 +95,7 @@ COMMON_HELP = {
 }
 
 
-@task(help={**COMMON_HELP,
+@task(auto_shortflags=False, help={**COMMON_HELP,
             "print_token": "print the bare token alone on stdout, for scripts (Cloud)",
             "force": "authenticate even when a cached token is still valid"})
 @exits_cleanly
@@ -133,21 +147,21 @@ def _import_flags(project: str | None, test_exec: str | None, test_plan: str | N
 
 OUTPUT_HELP = {
     "separate": "one Test Execution per report file instead of one for all",
-    "parallel": "requests sent at once after the first (default 2)",
+    "parallel": "requests sent at once after the first, 1 to 32 (default 2)",
     "summary_file": "write the result (keys, files, totals, endpoint, duration) as JSON to this file",
     "quiet": "print only the result line (no progress lines)",
     "on_error": "fail: an import failure fails the step; warn: warn and exit with the tests' code (XRAY_ON_ERROR)",
 }
 
 
-@task(help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP}, iterable=["report", "test_env", "var"])
+@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP}, iterable=["report", "test_env", "var"])
 @exits_cleanly
 def import_results(c: Context, report: list[str] | None = None, format: str | None = None,
                    project: str | None = None, test_exec: str | None = None, test_plan: str | None = None,
                    test_env: list[str] | None = None, revision: str | None = None, fix_version: str | None = None,
                    multipart: bool = False, info_template: str | None = None,
                    test_info_template: str | None = None, var: list[str] | None = None, dry_run: bool = False,
-                   json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: int = 2,
+                   json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: str | None = None,
                    summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
                    deployment: str | None = None) -> None:
@@ -171,10 +185,10 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                                 "run the tests with run-tests first (in this directory)")
         tests_exit = record.exit_code
     end_step(import_step(s, options, Output(json, quiet, summary_file), dry_run=dry_run, separate=separate,
-                         parallel=parallel, tests_exit=tests_exit))
+                         parallel=whole_number(parallel, "--parallel", 2, low=1, high=32), tests_exit=tests_exit))
 
 
-@task(help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
+@task(auto_shortflags=False, help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "report": "report path/glob the tests write (repeatable; XRAY_REPORT), recorded for later steps",
             "clean": "delete the report files before running, so a failed run leaves no stale report"},
       iterable=["report"])
@@ -189,7 +203,7 @@ def run_tests(c: Context, command: str | None = None, report: list[str] | None =
 IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
 
 
-@task(help={**{k: v for k, v in IMPORT_HELP.items() if k not in IMPORT_ONLY_FLAGS},
+@task(auto_shortflags=False, help={**{k: v for k, v in IMPORT_HELP.items() if k not in IMPORT_ONLY_FLAGS},
             **COMMON_HELP, **OUTPUT_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "clean": "delete the report files before running the tests"},
@@ -199,7 +213,7 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        project: str | None = None, test_plan: str | None = None, test_env: list[str] | None = None,
        revision: str | None = None, fix_version: str | None = None, multipart: bool = False,
        info_template: str | None = None, test_info_template: str | None = None, var: list[str] | None = None,
-       json: bool = False, clean: bool = False, separate: bool = False, parallel: int = 2,
+       json: bool = False, clean: bool = False, separate: bool = False, parallel: str | None = None,
        summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
        base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
     """Run the tests, authenticate and import the results; exit with the tests' exit code."""
@@ -212,21 +226,23 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables))
     tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
-    end_step(import_step(s, options, Output(json, quiet, summary_file), separate=separate, parallel=parallel,
+    end_step(import_step(s, options, Output(json, quiet, summary_file), separate=separate,
+                         parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
                          tests_exit=tests_exit))
 
 
-@task(help={"port": "port on 127.0.0.1 (0 picks a free one)", "db": "SQLite file (default: in memory)",
-            "host": "address to listen on (default 127.0.0.1)"})
+@task(auto_shortflags=False, help={"port": "port on 127.0.0.1 (default 8765; 0 picks a free one)",
+                                  "db": "SQLite file (default: in memory)",
+                                  "host": "address to listen on (default 127.0.0.1)"})
 @exits_cleanly
-def sandbox(c: Context, port: int = 8765, db: str = ":memory:", host: str = "127.0.0.1") -> None:
+def sandbox(c: Context, port: str | None = None, db: str = ":memory:", host: str = "127.0.0.1") -> None:
     """Run the local Xray stand-in (Cloud and Server/DC API) in the foreground."""
     from xray_tasks.sandbox import serve
 
-    serve(host=host, port=port, db=db, out=sys.stdout)
+    serve(host=host, port=whole_number(port, "--port", 8765), db=db, out=sys.stdout)
 
 
-@task(help={"keep": "keep the sandbox running after the demo, until Ctrl-C"})
+@task(auto_shortflags=False, help={"keep": "keep the sandbox running after the demo, until Ctrl-C"})
 @exits_cleanly
 def demo(c: Context, keep: bool = False) -> None:
     """Try everything on a local Xray stand-in: run example tests, authenticate, import."""
@@ -235,7 +251,7 @@ def demo(c: Context, keep: bool = False) -> None:
     run_demo(c, keep=keep)
 
 
-@task(help={**COMMON_HELP,
+@task(auto_shortflags=False, help={**COMMON_HELP,
             "report": "report path, directory or glob to check (repeatable; XRAY_REPORT)",
             "format": "auto (detect from content) or the report format to expect (XRAY_REPORT_FORMAT)",
             "project": "Jira project key (XRAY_PROJECT_KEY)",

@@ -64,7 +64,6 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
     from xray_tasks.importer import ReportInfo, find_reports, import_reports, plan_imports
     from xray_tasks.runrecord import load_record
 
-    paths = find_reports(s.report)
     record = load_record(Path(s.state_file))
     live = sys.stderr.isatty() and not (out.quiet or out.as_json)
     clear = "\x1b[K" if live else ""  # erase a live progress line before writing over it
@@ -72,6 +71,13 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
     def say(message: str) -> None:
         if not (out.quiet or out.as_json):
             err(clear + message)
+
+    patterns = s.report
+    if not patterns and record is not None and record.reports:
+        # `run-tests --report X` in an earlier step (or earlier in this invoke call) names the reports
+        patterns = tuple(p if os.path.isabs(p) else os.path.join(record.cwd or ".", p) for p in record.reports)
+        say(f"using the report(s) run-tests recorded in {s.state_file}: {', '.join(record.reports)}")
+    paths = find_reports(patterns)
 
     if dry_run:
         with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
