@@ -184,6 +184,46 @@ def test_on_error_warn_turns_an_import_failure_into_the_tests_exit_code(sb: Sand
     assert_one_clean_line(fail)
 
 
+ROBOT_UNKNOWN_KEY = ('<?xml version="1.0"?><robot generator="Robot 7.0"><suite name="S"><test name="T">'
+                     '<tags><tag>NOPE-9</tag></tags><status status="PASS"/></test><status status="PASS"/>'
+                     '</suite></robot>')
+
+
+def test_json_and_summary_file_on_failure_keep_what_was_imported(sb: Sandbox, tmp_path: Path) -> None:
+    """A later request failing: --json still prints one object (error, exit code, the key that was created)
+    and --summary-file holds the same; stderr has the one error line naming what landed."""
+    write_junit_files(tmp_path / "r", 2)
+    (tmp_path / "r" / "output.xml").write_text(ROBOT_UNKNOWN_KEY)
+    summary = tmp_path / "summary.json"
+    proc = xray_tasks("import-results", "--report", str(tmp_path / "r"), "--json", "--summary-file", str(summary),
+                      env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 16, proc.stderr
+    line = assert_one_clean_line(proc, sb.config.client_secret)
+    data = json.loads(proc.stdout)  # stdout is exactly one JSON object
+    assert data == json.loads(summary.read_text())
+    assert data["exit_code"] == 16 and "NOPE-9" in data["error"]
+    created = data["key"]
+    assert created and data["keys"] == [created]
+    assert f"1 of 2 requests were imported, into {created}" in line
+    execution = sb.store.execution(created)
+    assert execution is not None and execution["total"] == 2 * 3  # two JUnit files of 3 cases
+
+
+def test_ci_json_keeps_stdout_for_the_json_object(sb: Sandbox, tmp_path: Path) -> None:
+    """ci --json: the tests' own output goes to stderr, stdout holds only the result object."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_it.py").write_text("def test_ok():\n    print('chatty test output')\n")
+    junit = tmp_path / "junit.xml"
+    command = f"{sys.executable} -m pytest -q -s -p no:cacheprovider {suite} --junitxml {junit} -c /dev/null"
+    proc = xray_tasks("ci", "--command", command, "--report", str(junit), "--json", env=sandbox_env(sb, tmp_path),
+                      cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["key"] and data["tests_exit_code"] == 0
+    assert "chatty test output" in proc.stderr
+
+
 def test_exit_with_tests_in_a_separate_import_step(sb: Sandbox, tmp_path: Path) -> None:
     """import-results --exit-with-tests imports, then exits with the recorded run's code."""
     write_junit_files(tmp_path / "r", 1)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xray_tasks import formats, merge
-from xray_tasks.errors import ReportError, SettingsError, StaleReportError
+from xray_tasks.errors import ReportError, SettingsError, StaleReportError, XrayTasksError
 from xray_tasks.plan import ImportPlan, build_plan, decide
 from xray_tasks.runrecord import RunRecord
 from xray_tasks.settings import Settings
@@ -314,8 +314,20 @@ def import_reports(s: Settings, paths: Sequence[Path], options: ImportOptions, c
             plans = [prepare_plan(follow_s, b, follow_opts, record) for b, _ in followers]
         else:
             plans = [plan for _, plan in followers]
-        if plans:
-            with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-                outcome.results += list(pool.map(send, plans))
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            futures = [pool.submit(send, plan) for plan in plans]
+        failed: list[XrayTasksError] = []
+        for future in futures:  # every request is tried; what landed is kept and reported
+            try:
+                outcome.results.append(future.result())
+            except XrayTasksError as exc:
+                failed.append(exc)
     outcome.duration = time.monotonic() - started
+    if failed:
+        error = failed[0]
+        more = f"; {len(failed) - 1} other request(s) failed too" if len(failed) > 1 else ""
+        error.message += (f" ({len(outcome.results)} of {len(outcome.results) + len(failed)} requests were "
+                          f"imported, into {', '.join(outcome.keys)}{more})")
+        error.outcome = outcome  # type: ignore[attr-defined]
+        raise error
     return outcome

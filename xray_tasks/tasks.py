@@ -225,7 +225,7 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
                      deployment=deployment, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables))
-    tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
+    tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
     end_step(import_step(s, options, Output(json, quiet, summary_file), separate=separate,
                          parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
                          tests_exit=tests_exit))

@@ -159,22 +159,29 @@ def import_step(s: Settings, options: ImportOptions, out: Output, *, dry_run: bo
         outcome = run_import(s, options, out, dry_run=dry_run, separate=separate, parallel=parallel,
                              tests_exit=tests_exit)
     except XrayTasksError as exc:
-        if s.on_error != "warn" or dry_run:
+        if dry_run:
             raise
         from xray_tasks.importer import ImportOutcome
         from xray_tasks.runrecord import load_record
 
+        warn = s.on_error == "warn"
         record = load_record(Path(s.state_file))
         code = tests_exit if tests_exit is not None else (record.exit_code if record else 0)
         message = redact(str(exc))
-        err(f"xray-tasks: warning: import failed (XRAY_ON_ERROR=warn, exiting with the tests' code {code}): "
-            f"{message}")
-        data = outputs.summary(ImportOutcome(), tests_exit=code, error=message)
+        # --json and --summary-file get their object on failure too: the error, its exit code, and
+        # whatever had been imported before it
+        done = getattr(exc, "outcome", None) or ImportOutcome()
+        data = outputs.summary(done, tests_exit=code if warn else tests_exit, error=message)
+        data["exit_code"] = code if warn else exc.exit_code
         if out.summary_file:
             outputs.write_summary_file(out.summary_file, data)
         outputs.write_ci_outputs(data)
         if out.as_json:
-            print(_json.dumps(data, ensure_ascii=False))
+            print(_json.dumps(data, ensure_ascii=False), flush=True)
+        if not warn:
+            raise
+        err(f"xray-tasks: warning: import failed (XRAY_ON_ERROR=warn, exiting with the tests' code {code}): "
+            f"{message}")
         return StepEnd(code)
     if outcome is not None and tests_exit:
         return StepEnd(tests_exit, f"xray-tasks: tests failed (exit {tests_exit}); their results were imported "
@@ -182,8 +189,11 @@ def import_step(s: Settings, options: ImportOptions, out: Output, *, dry_run: bo
     return None
 
 
-def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool) -> int:
-    """Run the tests, stream their output, record the run; return the tests' exit code."""
+def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool, *,
+                     output_to_stderr: bool = False) -> int:
+    """Run the tests, stream their output, record the run; return the tests' exit code.
+
+    ``output_to_stderr`` keeps stdout for a JSON result (``ci --json``)."""
     from xray_tasks.runrecord import RunRecord, save_record
 
     cmd = command or s.test_command
@@ -195,7 +205,8 @@ def run_test_command(c: Context, s: Settings, command: str | None, remainder: st
         _clean_reports(s.report)
     err(f"running: {cmd}")
     started = time.time()
-    result = c.run(cmd, warn=True, pty=False, in_stream=False, echo=False)
+    result = c.run(cmd, warn=True, pty=False, in_stream=False, echo=False,
+                   out_stream=sys.stderr if output_to_stderr else None)
     finished = time.time()
     code = result.exited if result is not None and result.exited is not None else 1
     save_record(Path(s.state_file), RunRecord(command=cmd, started=started, finished=finished, exit_code=code,
