@@ -102,6 +102,19 @@ def test_xray_json_options_go_inside_the_body_not_the_query() -> None:
     assert body["info"] == {"summary": "mine", "project": "DEMO", "testPlanKey": "DEMO-1",
                             "testEnvironments": ["chrome"], "revision": "r1"}
     assert any("inside the Xray JSON" in n for n in plan.notes)
+    text = plan.describe(s.base_url, "Bearer")
+    assert "body: x.json (Xray JSON; rewritten in memory" in text
+    assert '"testPlanKey": "DEMO-1"' in text and "DEMO-2" not in text  # info shown, not the tests
+
+
+def test_dry_run_names_a_single_report_plainly() -> None:
+    """One whole report is named as it is, not as a part of a split one."""
+    from dataclasses import replace
+
+    s = cloud()
+    plan = replace(build_plan(s, REPORT, "junit", decide(s, "junit")), sources=(REPORT,))
+    text = plan.describe(s.base_url, "Bearer")
+    assert f"body: {REPORT} (JUnit XML; streamed)" in text and "a part of it" not in text
 
 
 def test_xml_without_project_or_execution_is_refused() -> None:

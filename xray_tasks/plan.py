@@ -88,6 +88,11 @@ class ImportPlan:
             lines.append(f"  Content-Type: {self.content_type}")
             how = "rewritten in memory with the options above" if self.body is not None else "streamed"
             lines.append(f"  body: {self._what()} ({label}; {how})")
+            if self.body is not None and self.format == "xray":  # show what the options changed
+                merged = json.loads(self.body)
+                shown = {k: merged[k] for k in ("testExecutionKey", "info") if k in merged}
+                lines.append("  --- in the report ---")
+                lines.extend("  " + line for line in json.dumps(shown, indent=2, ensure_ascii=False).splitlines())
         else:
             lines.append("  Content-Type: multipart/form-data")
             for part in self.parts:
@@ -102,7 +107,7 @@ class ImportPlan:
         return "\n".join(lines)
 
     def _what(self) -> str:
-        if not self.sources:
+        if not self.sources or self.sources == (self.report,):
             return str(self.report)
         if len(self.sources) == 1:
             return f"{self.sources[0]} (a part of it, cut between test suites)"
