@@ -179,6 +179,14 @@ def test_authenticate_checks_server_credentials(sb: Sandbox, tmp_path: Path) -> 
     assert "Server/DC" in proc.stderr and "Basic" in proc.stderr
 
 
+def test_print_token_on_server_is_refused_not_silent(sb: Sandbox, tmp_path: Path) -> None:
+    """TOKEN=$(xray-tasks authenticate --print-token) must not end up empty with exit 0 on Server/DC."""
+    proc = xray_tasks("authenticate", "--print-token", env=server_env(sb, tmp_path))
+    line = assert_one_clean_line(proc, sb.config.server_token)
+    assert proc.returncode == 11 and proc.stdout == ""
+    assert "no token to print" in line and "XRAY_SERVER_TOKEN" in line
+
+
 # -- Cloud regions and base URLs --------------------------------------------------------------------------
 
 

@@ -133,3 +133,15 @@ def test_the_deadline_cuts_a_trickling_tls_server(ca: trustme.CA, ca_file: Path,
     line = assert_one_clean_line(proc, "pat-secret-0123456789")
     assert proc.returncode == 18 and "XRAY_DEADLINE=2s" in line
     assert server.connections == 1 and elapsed < 7, elapsed
+
+
+def test_doctor_warns_when_verification_is_off(tls_sb: Sandbox, ca_file: Path, tmp_path: Path) -> None:
+    """doctor: TLS OK with XRAY_CA_BUNDLE, WARN with XRAY_VERIFY_TLS=false (and still passes)."""
+    trusted = xray_tasks("doctor", env=sandbox_env(tls_sb, tmp_path, XRAY_CA_BUNDLE=str(ca_file)))
+    assert trusted.returncode == 0, trusted.stdout + trusted.stderr
+    assert any(line.startswith("OK") and " TLS " in line and "XRAY_CA_BUNDLE" in line
+               for line in trusted.stdout.splitlines()), trusted.stdout
+    unverified = xray_tasks("doctor", env=sandbox_env(tls_sb, tmp_path, XRAY_VERIFY_TLS="false"))
+    assert unverified.returncode == 0, unverified.stdout + unverified.stderr
+    warned = [line for line in unverified.stdout.splitlines() if line.startswith("WARN") and " TLS " in line]
+    assert len(warned) == 1 and "NOT verified" in warned[0] and "XRAY_CA_BUNDLE" in warned[0]

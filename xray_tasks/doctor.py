@@ -94,6 +94,17 @@ def base_url_check(s: Settings) -> Check:
 # -- network ----------------------------------------------------------------------------------------------
 
 
+def tls_check(s: Settings) -> Check:
+    if not s.base_url.startswith("https://"):
+        return Check("TLS", OK, "not used (plain http to loopback)")
+    if s.ca_bundle:
+        return Check("TLS", OK, f"certificates verified against XRAY_CA_BUNDLE={s.ca_bundle}")
+    if not s.verify_tls:
+        return Check("TLS", WARN, "certificates are NOT verified (XRAY_VERIFY_TLS=false): anyone on the network "
+                     "path could read the credentials", "unset XRAY_VERIFY_TLS; for a private CA set XRAY_CA_BUNDLE")
+    return Check("TLS", OK, "certificates verified against the system's CAs")
+
+
 def reachability_check(s: Settings, http: httpx.Client) -> Check:
     """One GET of the base URL: any HTTP answer means the host is reachable."""
     import httpx
@@ -303,6 +314,7 @@ def diagnose(resolve: Callable[..., Settings], *, fmt: str | None = None, info_t
                             "set XRAY_PROJECT_KEY (or --project) unless you always import into --test-exec"))
     if not offline:
         checks.append(base_url_check(s))
+        checks.append(tls_check(s))
     checks.append(token_cache_check(s))
     if offline:
         checks.append(Check("reachable", WARN, "not checked: the base URL is malformed", "fix XRAY_BASE_URL first"))

@@ -103,6 +103,10 @@ def authenticate(c: Context, print_token: bool = False, force: bool = False, bas
                  region: str | None = None, deployment: str | None = None) -> None:
     """Get an Xray token (cached on disk for later steps); never prints it unless asked."""
     s = settings_for(c, base_url=base_url, region=region, deployment=deployment)
+    if print_token and not s.is_cloud:
+        raise SettingsError("--print-token: Xray Server/DC has no token to print; requests carry the personal "
+                            "access token or user/password themselves",
+                            "use XRAY_SERVER_TOKEN (or XRAY_SERVER_USER/XRAY_SERVER_PASSWORD) in your script")
     with client_for(s) as client:
         if not s.is_cloud:
             me = client.check_server_credentials()
