@@ -84,7 +84,10 @@ def test_transient_answers_are_retried_and_the_import_lands_once(fault: str, sb:
     started = time.monotonic()
     proc = xray_tasks("import-results", "--report", str(report), env=env)
     key = imported_key(proc)
-    assert proc.stderr.count("retrying in") == 2, proc.stderr
+    retries = [line for line in proc.stderr.splitlines() if "retrying in" in line]
+    assert len(retries) == 2, proc.stderr
+    assert all(line.startswith(f"import {report.name}: Xray answered {fault[-3:]}: ") for line in retries), retries
+    assert "kept answering" not in proc.stderr
     assert_exactly_one_execution(sb, key)
     assert len(landed(sb)) == 1
     assert [r["status"] for r in imports(sb)] == [int(fault[-3:])] * 2 + [200]

@@ -177,9 +177,13 @@ def error_for_response(resp: httpx.Response, action: str, s: Settings) -> XrayTa
 
 
 class _Retry(Exception):
-    def __init__(self, error: XrayTasksError, wait: float | None = None) -> None:
+    """A failed attempt worth another: ``error`` is raised if none is left; ``note`` is what the retry
+    line says (the error's own text where no shorter one is given)."""
+
+    def __init__(self, error: XrayTasksError, wait: float | None = None, note: str | None = None) -> None:
         self.error = error
         self.wait = wait
+        self.note = note or error.message
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
@@ -376,7 +380,7 @@ class XrayClient:
                     tried = f" (tried {attempt} time{'s' if attempt > 1 else ''})"
                     err = retry.error
                     raise type(err)(err.message + tried, err.hint) from None
-                self.log(f"{action}: {retry.error.message}; retrying in {wait:.1f}s "
+                self.log(f"{retry.note}; retrying in {wait:.1f}s "
                          f"(attempt {attempt + 1} of {s.max_retries + 1})")
                 self.sleep(wait)
 
@@ -407,8 +411,11 @@ class XrayClient:
                                               "check the network and XRAY_BASE_URL; raise "
                                               "XRAY_CONNECT_TIMEOUT if the link is slow")) from None
         except httpx.ConnectError as exc:
-            raise _Retry(XrayUnavailableError(f"{action}: cannot connect to {host}: {_reason(exc)}",
-                                              "check XRAY_BASE_URL, the network, and HTTPS_PROXY")) from None
+            error = XrayUnavailableError(f"{action}: cannot connect to {host}: {_reason(exc)}",
+                                         "check XRAY_BASE_URL, the network, and HTTPS_PROXY")
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):  # the same certificate comes back every time
+                raise error from None
+            raise _Retry(error) from None
         except (httpx.WriteTimeout, httpx.WriteError) as exc:
             raise _Retry(XrayUnavailableError(f"{action}: sending to {host} failed before the request was "
                                               f"complete ({type(exc).__name__})",
@@ -433,7 +440,7 @@ class XrayClient:
         if resp.status_code in RETRY_STATUSES:
             err = error_for_response(resp, action, s)
             wait = _retry_after(resp) if resp.status_code == 429 else None
-            raise _Retry(err, wait)
+            raise _Retry(err, wait, f"{action}: Xray answered {resp.status_code}: {xray_error_text(resp)}")
         if resp.status_code == 500 and idempotent:
             raise _Retry(error_for_response(resp, action, s))
         return resp
