@@ -122,6 +122,17 @@ def test_test_env_on_an_existing_execution_warns_that_xray_replaces_them(pytest_
     assert execution is not None and execution["environments"] == ["chrome"]
 
 
+def test_xray_var_in_the_environment_alone_reaches_the_test_execution(pytest_junit_report: Path, sb: Sandbox,
+                                                                      tmp_path: Path) -> None:
+    """XRAY_VAR_SUMMARY without --multipart: multipart is chosen (with a note) and the summary lands."""
+    env = sandbox_env(sb, tmp_path, XRAY_VAR_SUMMARY="Nightly from the environment")
+    proc = xray_tasks("import-results", "--report", str(pytest_junit_report), env=env)
+    key = imported_key(proc)
+    assert "note: using the multipart endpoint: only it uses template variables (summary)" in proc.stderr
+    execution = sb.store.execution(key)
+    assert execution is not None and execution["summary"] == "Nightly from the environment"
+
+
 def test_separate_processes_authenticate_once_in_total(pytest_junit_report: Path, sb: Sandbox,
                                                        tmp_path: Path) -> None:
     """authenticate, then two imports, each its own process: one authentication request in all."""

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from xray_tasks.errors import SettingsError
-from xray_tasks.plan import build_plan, decide, endpoint_path
+from xray_tasks.plan import build_plan, decide, endpoint_path, implied_templates, unused_options
 from xray_tasks.settings import Settings, resolve_settings
 
 REPORT = Path("out/report.xml")
@@ -144,3 +144,31 @@ def test_endpoint_paths_for_xray_json_have_no_format_segment() -> None:
     """Xray JSON imports to /import/execution, others to /import/execution/<format>."""
     assert endpoint_path("/api/v2", "xray", False) == "/api/v2/import/execution"
     assert endpoint_path("/rest/raven/2.0", "xray", True) == "/rest/raven/2.0/import/execution/multipart"
+
+
+def test_options_a_custom_info_leaves_out_are_named() -> None:
+    """A template that ignores the test plan, environments or fix version gets a note for each."""
+    s = cloud(XRAY_TEST_PLAN_KEY="DEMO-1", XRAY_TEST_ENVIRONMENTS="a;b", XRAY_FIX_VERSION="1.0")
+    bare = {"fields": {"project": {"key": "DEMO"}, "summary": "s", "issuetype": {"name": "Test Execution"}}}
+    notes = unused_options(s, bare)
+    assert len(notes) == 3 and "xrayFields.testPlanKey" in notes[0] and "a;b" in notes[1] and "1.0" in notes[2]
+    full = {"fields": {**bare["fields"], "fixVersions": [{"name": "1.0"}]},
+            "xrayFields": {"testPlanKey": "DEMO-1", "environments": ["b", "a"]}}
+    assert unused_options(s, full) == []
+    srv = server(XRAY_TEST_PLAN_KEY="DEMO-1", XRAY_SERVER_TEST_PLAN_FIELD="customfield_7")
+    assert unused_options(srv, {"fields": {"customfield_7": ["DEMO-1"]}}) == []
+    assert "fields.customfield_7" in unused_options(srv, {"fields": {}})[0]
+
+
+def test_template_settings_from_the_environment_choose_multipart_unless_importing_into_a_key() -> None:
+    """XRAY_VAR_*/XRAY_TEMPLATE_DIR switch to multipart with a note; with a Test Execution key they are
+    left unused, with a note, instead of refusing the import."""
+    s = cloud(XRAY_VAR_SUMMARY="Nightly")
+    implied = implied_templates(s)
+    assert implied == "template variables (summary)"
+    decision = decide(s, "junit", implied=implied)
+    assert decision.multipart and "only it uses template variables (summary)" in decision.notes[0]
+    into = cloud(XRAY_VAR_SUMMARY="Nightly", XRAY_TEST_EXEC_KEY="DEMO-9")
+    decision = decide(into, "junit", implied=implied_templates(into))
+    assert not decision.multipart and "not used: importing into DEMO-9" in decision.notes[0]
+    assert implied_templates(cloud()) is None

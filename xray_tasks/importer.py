@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from xray_tasks import formats, merge
 from xray_tasks.errors import ReportError, SettingsError, StaleReportError, XrayTasksError
-from xray_tasks.plan import ImportPlan, build_plan, decide
+from xray_tasks.plan import ImportPlan, build_plan, decide, implied_templates
 from xray_tasks.runrecord import RunRecord
 from xray_tasks.settings import Settings
 from xray_tasks.templating import build_context, find_template, render_template
@@ -46,6 +46,8 @@ class ImportOptions:
     test_info_template: str | None = None
     cli_vars: bool = False
     allow_stale: bool = False
+    #: XRAY_VAR_*/XRAY_TEMPLATE_DIR choose multipart (false for requests into the execution just created)
+    settings_templates: bool = True
 
 
 class ReportInfo:
@@ -220,7 +222,8 @@ def prepare_plan(s: Settings, batch: Batch, options: ImportOptions, record: RunR
     """Build the plan for one request, rendering the templates when it is multipart."""
     decision = decide(s, batch.fmt, multipart=options.multipart,
                       templates=bool(options.info_template or options.test_info_template),
-                      variables=options.cli_vars)
+                      variables=options.cli_vars,
+                      implied=implied_templates(s) if options.settings_templates and not options.cli_vars else None)
     info = test_info = xray_report = None
     if decision.multipart:
         report = report or ReportInfo([(p, batch.fmt) for p in batch.sources or (batch.body,)])
@@ -276,7 +279,7 @@ def plan_imports(s: Settings, paths: Sequence[Path], options: ImportOptions, rec
                 f"({';'.join(s.test_environments)}); it does not add to them")
         first = replace(first, notes=(*first.notes, note))
     follow_s = s if separate or s.test_exec_key else s.with_(test_exec_key=PLACEHOLDER_KEY)
-    follow_opts = options if separate else ImportOptions(fmt=options.fmt, allow_stale=True)
+    follow_opts = options if separate else ImportOptions(fmt=options.fmt, allow_stale=True, settings_templates=False)
     followers = [(b, prepare_plan(follow_s, b, follow_opts, record, report)) for b in batches[1:]]
     return first, followers
 
@@ -310,7 +313,7 @@ def import_reports(s: Settings, paths: Sequence[Path], options: ImportOptions, c
         key = outcome.results[0][1].key
         if followers and not separate and not s.test_exec_key:
             follow_s = s.with_(test_exec_key=key)
-            follow_opts = ImportOptions(fmt=options.fmt, allow_stale=True)
+            follow_opts = ImportOptions(fmt=options.fmt, allow_stale=True, settings_templates=False)
             plans = [prepare_plan(follow_s, b, follow_opts, record) for b, _ in followers]
         else:
             plans = [plan for _, plan in followers]

@@ -28,7 +28,8 @@ from xray_tasks.errors import SettingsError
 from xray_tasks.formats import FORMAT_LABELS, JSON_FORMATS
 from xray_tasks.settings import Settings
 
-__all__ = ["Decision", "ImportPlan", "Part", "build_plan", "decide", "endpoint_path"]
+__all__ = ["Decision", "ImportPlan", "Part", "build_plan", "decide", "endpoint_path", "implied_templates",
+           "unused_options"]
 
 CONTENT_TYPES = {True: "application/json", False: "application/xml"}
 
@@ -139,17 +140,27 @@ def _execution_options(s: Settings) -> list[str]:
 
 
 def decide(s: Settings, fmt: str, *, multipart: bool = False, templates: bool = False,
-           variables: bool = False) -> Decision:
+           variables: bool = False, implied: str | None = None) -> Decision:
     """Choose standard or multipart; refuse combinations the API cannot do, with the reason.
 
     ``multipart`` is the user's ``--multipart``; ``templates`` and ``variables`` say whether they gave
-    ``--info-template``/``--test-info-template`` or ``--var`` (only multipart uses them).
+    ``--info-template``/``--test-info-template`` or ``--var`` (only multipart uses them). ``implied``
+    names template settings from the environment, ``.env`` or ``invoke.yaml`` (``XRAY_VAR_*``,
+    ``XRAY_TEMPLATE_DIR``): they choose multipart too, except when importing into an existing Test
+    Execution, where they are left unused with a note.
     """
     notes: list[str] = []
     want = multipart
     if not want and (templates or variables):
         want = True
         notes.append("using the multipart endpoint because templates/--var only apply to it")
+    if not want and implied:
+        if s.test_exec_key:
+            notes.append(f"{implied} not used: importing into {s.test_exec_key} goes through the standard "
+                         "endpoint, which takes no templates")
+        else:
+            want = True
+            notes.append(f"using the multipart endpoint: only it uses {implied}")
     if fmt in ("cucumber", "behave"):
         if s.test_exec_key:
             raise SettingsError(
@@ -190,6 +201,14 @@ def decide(s: Settings, fmt: str, *, multipart: bool = False, templates: bool = 
     return Decision(multipart=want, notes=tuple(notes))
 
 
+def implied_templates(s: Settings) -> str | None:
+    """Template settings that did not come from flags, as a note names them; None when there are none."""
+    named = [f"template variables ({', '.join(sorted(s.variables))})"] if s.variables else []
+    if s.template_dir:
+        named.append(f"XRAY_TEMPLATE_DIR={s.template_dir}")
+    return " and ".join(named) or None
+
+
 def build_plan(s: Settings, report: Path, fmt: str, decision: Decision, *, detected: bool = False,
                info: Mapping[str, Any] | None = None, test_info: Mapping[str, Any] | None = None,
                xray_report: Mapping[str, Any] | None = None) -> ImportPlan:
@@ -206,6 +225,7 @@ def build_plan(s: Settings, report: Path, fmt: str, decision: Decision, *, detec
         report_part = "results" if s.deployment == "cloud" else ("result" if is_json else "file")
         parts = [Part(report_part, report.name, CONTENT_TYPES[is_json], path=report),
                  Part("info", "info.json", "application/json", data=_dump(info))]
+        notes += unused_options(s, info)
         rendered: dict[str, Any] = {"info": info}
         if test_info is not None:
             parts.append(Part("testInfo", "testInfo.json", "application/json", data=_dump(test_info)))
@@ -233,6 +253,31 @@ def build_plan(s: Settings, report: Path, fmt: str, decision: Decision, *, detec
     parts = (Part("file", report.name, "application/xml", path=report),)
     return ImportPlan(**common, query=query, multipart=True, parts=parts, notes=tuple(notes),
                       creates_execution=not s.test_exec_key, test_exec_key=s.test_exec_key)
+
+
+def unused_options(s: Settings, info: Mapping[str, Any]) -> list[str]:
+    """Notes for options the rendered ``info`` leaves out (a custom template that ignores them), so no
+    option is dropped without a word."""
+    fields = info.get("fields") if isinstance(info.get("fields"), Mapping) else {}
+    if s.deployment == "cloud":
+        xray = info.get("xrayFields") if isinstance(info.get("xrayFields"), Mapping) else {}
+        plan, envs = xray.get("testPlanKey"), xray.get("environments")
+        plan_at, envs_at = "xrayFields.testPlanKey", "xrayFields.environments"
+    else:
+        plan = fields.get(s.server_test_plan_field) if s.server_test_plan_field else None
+        envs = fields.get(s.server_environments_field) if s.server_environments_field else None
+        plan_at, envs_at = f"fields.{s.server_test_plan_field}", f"fields.{s.server_environments_field}"
+    notes = []
+    if s.test_plan_key and s.test_plan_key not in (plan if isinstance(plan, list) else [plan]):
+        notes.append(f"the rendered info has no test plan {s.test_plan_key} at {plan_at}: the template ignores it")
+    if s.test_environments and not set(s.test_environments) <= set(envs if isinstance(envs, list) else []):
+        notes.append(f"the rendered info lacks test environments {';'.join(s.test_environments)} at {envs_at}: "
+                     "the template ignores them")
+    versions = fields.get("fixVersions") if isinstance(fields.get("fixVersions"), list) else []
+    if s.fix_version and not any(isinstance(v, Mapping) and v.get("name") == s.fix_version for v in versions):
+        notes.append(f"the rendered info has no fix version {s.fix_version} in fields.fixVersions: the template "
+                     "ignores it")
+    return notes
 
 
 def standard_query(s: Settings) -> dict[str, str]:
