@@ -137,6 +137,7 @@ def _environment(folder: Path) -> Any:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
                              autoescape=False, keep_trailing_newline=True)
     env.filters["json"] = _to_json
+    env.filters["tojson"] = _to_json  # Jinja's own fails on an undefined value without naming it
     return env
 
 
@@ -180,9 +181,12 @@ def render_template(path: Path, part: str, context: Mapping[str, Any], deploymen
     except jinja2.UndefinedError as exc:
         line = _template_line(path)
         at = f" line {line}" if line else ""
-        raise TemplateError(f"template {path}{at}: {exc.message}",
-                            "define it with --var NAME=VALUE or XRAY_VAR_NAME, or guard it with "
-                            "'is defined' in the template") from None
+        if "has no attribute" in (exc.message or ""):  # e.g. git.branch outside a git checkout
+            hint = ("vars.* come from --var NAME=VALUE or XRAY_VAR_NAME; git.* needs a git checkout, ci.* a CI "
+                    "job, run.* a test run recorded by run-tests; or guard it: {{ git.branch | default('') | json }}")
+        else:
+            hint = "define it with --var NAME=VALUE or XRAY_VAR_NAME, or guard it with 'is defined' in the template"
+        raise TemplateError(f"template {path}{at}: {exc.message}", hint) from None
     except jinja2.TemplateError as exc:
         line = _template_line(path)
         at = f" line {line}" if line else ""
