@@ -93,7 +93,8 @@ def test_env_secrets_are_not_template_variables(tmp_path: Path) -> None:
         ('{"fields": {"project": {"key": "D"}, "issuetype": {"name": "E"}, "summary": "s"},'
          ' "xrayFields": {"testEnvironments": ["x"]}}', "xrayFields Xray Cloud rejects: testEnvironments"),
     ],
-    ids=["undefined variable", "undefined in tojson", "missing attribute", "syntax error", "invalid json", "no project", "no summary", "bad xrayFields"],
+    ids=["undefined variable", "undefined in tojson", "missing attribute", "syntax error", "invalid json",
+         "no project", "no summary", "bad xrayFields"],
 )
 def test_template_errors_name_file_and_problem(tmp_path: Path, body: str, expected: str) -> None:
     """Each broken template ends in one TemplateError naming the template file."""
