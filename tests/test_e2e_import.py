@@ -147,6 +147,10 @@ def test_separate_processes_authenticate_once_in_total(pytest_junit_report: Path
     assert "cached token" in again.stderr
     assert auth_requests(sb) - before == 1
     assert oct(os.stat(tmp_path / "tokens.json").st_mode & 0o777) == "0o600"
+    wrong = xray_tasks("import-results", "--report", str(pytest_junit_report),
+                       env=env | {"XRAY_CLIENT_SECRET": "mistyped-secret"})
+    assert wrong.returncode == 15, wrong.stderr  # a cached token does not vouch for another secret
+    assert auth_requests(sb) - before == 2
     for proc in (first, again):
         assert SECRET not in proc.stdout + proc.stderr
 

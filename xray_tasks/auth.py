@@ -1,8 +1,9 @@
 """Credentials: the Xray Cloud token cache, and the Authorization header for each deployment.
 
 Cloud tokens live 24 hours. They are cached in one JSON file (``XRAY_TOKEN_CACHE``, default
-``$XDG_CACHE_HOME/xray-tasks/tokens.json`` or ``~/.cache/xray-tasks/tokens.json``), keyed by a hash of
-base URL + client id, so later processes on the same machine or CI job do not authenticate again.
+``$XDG_CACHE_HOME/xray-tasks/tokens.json`` or ``~/.cache/xray-tasks/tokens.json``), keyed by a SHA-256 of
+API URL + client id + client secret (never the secret itself), so later processes on the same machine or
+CI job do not authenticate again, and a changed secret is checked by authenticating.
 The file is written atomically with mode 0600 and refused when group or world can read it. A cached
 token is used until ``SAFETY_MARGIN`` before it expires.
 """
@@ -64,12 +65,14 @@ def default_cache_path() -> Path:
     return Path(base) / "xray-tasks" / "tokens.json"
 
 
-def cache_key(base_url: str, client_id: str) -> str:
-    return hashlib.sha256(f"{base_url}\0{client_id}".encode()).hexdigest()
+def cache_key(base_url: str, client_id: str, secret: str = "") -> str:
+    """The entry's name: a hash of the API URL and the credentials, so a changed (or mistyped) secret never
+    reuses a token issued for the old one."""
+    return hashlib.sha256(f"{base_url}\0{client_id}\0{secret}".encode()).hexdigest()
 
 
 class TokenCache:
-    """Tokens on disk, one per (base URL, client id)."""
+    """Tokens on disk, one per (API URL, client id, client secret)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -96,8 +99,8 @@ class TokenCache:
             return {}  # a damaged cache is only a cache: authenticate again and overwrite it
         return data if isinstance(data, dict) else {}
 
-    def get(self, base_url: str, client_id: str) -> Token | None:
-        entry = self._load().get(cache_key(base_url, client_id))
+    def get(self, base_url: str, client_id: str, secret: str = "") -> Token | None:
+        entry = self._load().get(cache_key(base_url, client_id, secret))
         if not isinstance(entry, dict):
             return None
         try:
@@ -107,17 +110,17 @@ class TokenCache:
             return None
         return token if token.usable() else None
 
-    def put(self, base_url: str, client_id: str, token: Token) -> None:
+    def put(self, base_url: str, client_id: str, token: Token, secret: str = "") -> None:
         data = self._load()
         now = time.time()
         data = {k: v for k, v in data.items()
                 if isinstance(v, dict) and float(v.get("expires_at", 0)) > now}  # type: ignore[arg-type]
-        data[cache_key(base_url, client_id)] = {"token": token.value, "expires_at": token.expires_at}
+        data[cache_key(base_url, client_id, secret)] = {"token": token.value, "expires_at": token.expires_at}
         self._write(data)
 
-    def drop(self, base_url: str, client_id: str) -> None:
+    def drop(self, base_url: str, client_id: str, secret: str = "") -> None:
         data = self._load()
-        if data.pop(cache_key(base_url, client_id), None) is not None:
+        if data.pop(cache_key(base_url, client_id, secret), None) is not None:
             self._write(data)
 
     def _write(self, data: dict[str, object]) -> None:

@@ -239,7 +239,7 @@ class XrayClient:
         if not force:
             if self._token and self._token.usable():
                 return self._token
-            cached = self.cache.get(s.api_url, client_id)
+            cached = self.cache.get(s.api_url, client_id, client_secret)
             if cached:
                 self._token = cached
                 return cached
@@ -258,13 +258,13 @@ class XrayClient:
                                     f"({resp.headers.get('content-type', 'no content type')})",
                                     "check XRAY_BASE_URL: it must be the Xray API host, not Jira's")
         self._token = Token.issued_now(value)
-        self.cache.put(s.api_url, client_id, self._token)
+        self.cache.put(s.api_url, client_id, self._token, client_secret)
         return self._token
 
     def forget_token(self) -> None:
         self._token = None
         if self.settings.client_id:
-            self.cache.drop(self.settings.api_url, self.settings.client_id)
+            self.cache.drop(self.settings.api_url, self.settings.client_id, self.settings.client_secret or "")
 
     def auth_header(self) -> str:
         if self.settings.is_cloud:

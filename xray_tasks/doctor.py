@@ -142,7 +142,7 @@ def token_cache_check(s: Settings) -> Check:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         return Check("token cache", FAIL, f"{cache.path} is readable by other users (mode {mode:o})",
                      f"run: chmod 600 {cache.path}  (or delete it)")
-    token = cache.get(s.api_url, s.client_id) if s.client_id else None
+    token = cache.get(s.api_url, s.client_id, s.client_secret or "") if s.client_id else None
     if token is None:
         return Check("token cache", OK, f"{cache.path} (mode {mode:o}; no valid token for this client id)")
     until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(token.expires_at))
