@@ -77,7 +77,8 @@ def run_demo(c: Context, keep: bool = False) -> None:
     work = Path(tempfile.mkdtemp(prefix="xray-tasks-demo-"))
     sb = Sandbox().start()
     try:
-        print(f"Local Xray stand-in on {sb.url} (no network, no real credentials). Working in {work}.\n")
+        print(f"Local Xray stand-in on {sb.url} (no network, no real credentials). Working in {work} "
+              "(removed at the end).\n")
         junit = work / "junit.xml"
         s = _settings(sb.url, sb.config.client_id, sb.config.client_secret, work, junit, pytest_command(junit, work))
         print("1. run-tests: the bundled pytest suite (one test fails and one is skipped on purpose)")
@@ -110,7 +111,8 @@ def run_demo(c: Context, keep: bool = False) -> None:
             execution = sb.store.execution(key) or {}
             counts = ", ".join(f"{n} {status}" for status, n in sorted((execution.get("counts") or {}).items()))
             print(f"  {key:<9} {how:<17} {execution.get('summary', '')!r}: {counts}")
-        print(f"\nDone: {len(keys)} Test Executions created. Browse them as JSON at {sb.url}/sandbox/executions")
+        print(f"\nDone: {len(keys)} Test Executions created. Browse them as JSON at {sb.url}/sandbox/executions"
+              f"{'' if keep else ' (with --keep; the stand-in stops now)'}")
         if keep:
             print("The stand-in keeps running; press Ctrl-C to stop it.")
             try:
@@ -120,3 +122,4 @@ def run_demo(c: Context, keep: bool = False) -> None:
                 pass
     finally:
         sb.stop()
+        shutil.rmtree(work, ignore_errors=True)  # reports, token cache, run record: nothing is left behind

@@ -1,0 +1,28 @@
+"""The README's main-job command: `xray-tasks demo` runs the whole flow on a throw-away stand-in."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from tests.cli_helpers import xray_tasks
+from xray_tasks import demo
+
+
+def test_demo_runs_tests_imports_and_cleans_up(tmp_path: Path) -> None:
+    """Runs the bundled suites, imports standard and multipart, prints the recorded counts, leaves nothing."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}  # no XRAY_* settings, no credentials
+    proc = xray_tasks("demo", env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    expected = 3 if demo.testng_classpath() else 2
+    assert f"Done: {expected} Test Executions created" in proc.stdout, proc.stdout
+    recorded = re.findall(r"^  (DEMO-\d+)\s+(.+?)\s{2,}'(.*)': (.*)$", proc.stdout, re.M)
+    assert len(recorded) == expected, proc.stdout
+    assert [how for _, how, _, _ in recorded][:2] == ["JUnit, standard", "JUnit, multipart"]
+    assert recorded[1][2] == "Demo: calculator suite via xray-tasks"  # the --var reached the multipart info
+    for _, _, _, counts in recorded:
+        assert "FAILED" in counts and "PASSED" in counts  # the suites fail one test on purpose
+    work = re.search(r"Working in (\S+) ", proc.stdout)
+    assert work is not None and not Path(work.group(1)).exists()
+    assert [p.name for p in tmp_path.iterdir()] == []  # nothing written where it ran
