@@ -291,6 +291,13 @@ def test_invoke_yaml_in_the_working_directory_counts_for_the_console_command(pyt
     assert "projectKey=ENV&testPlanKey=YAML-1" in proc.stdout
 
 
+def test_run_tests_says_when_the_command_was_not_found(sb: Sandbox, tmp_path: Path) -> None:
+    proc = xray_tasks("run-tests", "--command", "no-such-test-runner-here", env=sandbox_env(sb, tmp_path),
+                      cwd=tmp_path)
+    assert proc.returncode == 0  # run-tests never ends a chain ...
+    assert "tests did not run (exit 127" in proc.stderr and "XRAY_TEST_COMMAND" in proc.stderr  # ... but says why
+
+
 def test_a_report_older_than_the_recorded_run_is_refused(pytest_junit_report: Path, sb: Sandbox,
                                                          tmp_path: Path) -> None:
     """Yesterday's report after today's failed build is refused (exit 13) unless --allow-stale."""

@@ -212,6 +212,9 @@ def run_test_command(c: Context, s: Settings, command: str | None, remainder: st
     save_record(Path(s.state_file), RunRecord(command=cmd, started=started, finished=finished, exit_code=code,
                                               reports=s.report))
     state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
+    if code in (126, 127):  # the shell's "not executable" / "not found"
+        state = (f"did not run (exit {code}: the shell could not find or execute the command; check "
+                 "XRAY_TEST_COMMAND / --command)")
     err(f"tests {state} — {finished - started:.1f}s, recorded in {s.state_file}")
     return code
 
