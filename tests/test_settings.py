@@ -102,10 +102,14 @@ def test_unknown_invoke_config_key_is_refused() -> None:
         resolve_settings(config={"projet_key": "X"}, environ={})
 
 
-def test_environments_split_on_semicolons_commas_and_spaces() -> None:
-    """Xray separates environments with ';'; commas and spaces work too."""
-    s = resolve_settings(environ={"XRAY_TEST_ENVIRONMENTS": "chrome; linux,arm64"})
+def test_lists_split_on_semicolons_and_commas_but_keep_spaces() -> None:
+    """Xray separates environments with ';'; commas work too; names and paths keep their spaces."""
+    s = resolve_settings(environ={"XRAY_TEST_ENVIRONMENTS": "chrome; linux,arm64",
+                                  "XRAY_REPORT": "test results/junit.xml; other dir/*.xml"})
     assert s.test_environments == ("chrome", "linux", "arm64")
+    assert s.report == ("test results/junit.xml", "other dir/*.xml")
+    assert resolve_settings(environ={"XRAY_TEST_ENVIRONMENTS": "Chrome 120;Windows 11"}).test_environments == \
+        ("Chrome 120", "Windows 11")
 
 
 def test_deployment_is_inferred_from_server_credentials() -> None:

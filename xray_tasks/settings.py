@@ -40,8 +40,9 @@ SECRET_NAMES = frozenset({"client_secret", "server_password", "server_token"})
 
 
 def _split_list(value: str) -> tuple[str, ...]:
-    """``a;b``, ``a,b`` or ``a b`` → ``("a", "b")`` (Xray itself separates environments with ``;``)."""
-    return tuple(p for p in re.split(r"[;,\s]+", value.strip()) if p)
+    """``a;b`` or ``a,b`` → ``("a", "b")`` (Xray itself separates environments with ``;``). Spaces stay:
+    report paths and environment names ("Chrome 120") may hold them."""
+    return tuple(p.strip() for p in re.split(r"[;,]", value) if p.strip())
 
 
 def _to_bool(value: str) -> bool:
