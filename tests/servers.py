@@ -4,13 +4,15 @@ CONNECT proxy."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import select
 import socket
 import ssl
+import struct
 import threading
 
-__all__ = ["ConnectProxy", "TricklingServer"]
+__all__ = ["ConnectProxy", "ResetMidBodyServer", "TricklingServer"]
 
 
 class TricklingServer:
@@ -105,6 +107,58 @@ class ConnectProxy:
                         if not data:
                             return
                         (upstream if src is client else client).sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+class ResetMidBodyServer:
+    """A raw HTTP server whose first ``resets`` connections are reset (RST) after ``cut`` bytes of the
+    body, the way a proxy or load balancer drops a large upload; later requests are read whole and answered
+    like Xray Server/DC. ``whole_bodies`` counts the requests that arrived complete."""
+
+    def __init__(self, resets: int = 1, cut: int = 256 * 1024) -> None:
+        self.resets = resets
+        self.cut = cut
+        self.connections = 0
+        self.whole_bodies = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn, self.connections <= self.resets), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, reset: bool) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            limit = self.cut if reset else length
+            while len(body) < limit:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                body += chunk
+            if reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return  # closing with linger 0 sends RST
+            self.whole_bodies += 1
+            answer = json.dumps({"testExecIssue": {"id": "10001", "key": "DEMO-7",
+                                                   "self": f"{self.url}/rest/api/2/issue/10001"}}).encode()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                         b"Content-Length: " + str(len(answer)).encode() + b"\r\n\r\n" + answer)
 
     def close(self) -> None:
         self.listener.close()

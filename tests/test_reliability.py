@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli_helpers import assert_one_clean_line, sandbox_env, xray_tasks
-from tests.servers import TricklingServer
+from tests.servers import ResetMidBodyServer, TricklingServer
 from xray_tasks.sandbox import Sandbox
 
 JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -209,6 +209,33 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(existing: bool, report: P
         assert proc.returncode == 18 and "not sent again" in line
         assert server.connections == 1
         assert elapsed < 7, elapsed
+
+
+def big_junit(path: Path, cases: int = 60_000) -> Path:
+    """A JUnit report of several MiB: bigger than socket buffers, so a reset lands mid-upload."""
+    body = "".join(f'<testcase classname="big.Suite" name="test_{i}" time="0.001"/>\n' for i in range(cases))
+    path.write_text(f'<testsuite name="big" tests="{cases}">\n{body}</testsuite>\n', encoding="utf-8")
+    return path
+
+
+def test_an_upload_reset_mid_body_is_sent_again_even_when_it_creates(tmp_path: Path) -> None:
+    """A connection reset before the report was fully sent cannot have imported anything: a creating
+    import is sent again (once) instead of ending as 'may have been created'."""
+    report = big_junit(tmp_path / "big.xml")
+    assert report.stat().st_size > 3 * 1024 * 1024
+    server = ResetMidBodyServer(resets=1)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")} | {
+            "XRAY_BASE_URL": server.url, "XRAY_DEPLOYMENT": "server", "XRAY_SERVER_TOKEN": "pat-secret-0123456789",
+            "XRAY_PROJECT_KEY": "DEMO", "XRAY_MAX_RETRIES": "2", "XRAY_RETRY_BUDGET": "30",
+            "XRAY_ENV_FILE": str(tmp_path / "absent.env"), "XRAY_STATE_FILE": str(tmp_path / "run.json")}
+        proc = xray_tasks("import-results", "--report", str(report), env=env, timeout=60)
+    finally:
+        server.close()
+    assert proc.returncode == 0, proc.stderr
+    assert "DEMO-7" in proc.stdout
+    assert "broke before the report was sent completely" in proc.stderr and "retrying in" in proc.stderr
+    assert (server.connections, server.whole_bodies) == (2, 1)
 
 
 def test_a_region_mismatch_names_xray_region(sb: Sandbox, report: Path, tmp_path: Path) -> None:

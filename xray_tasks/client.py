@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import random
 import re
 import time
@@ -399,6 +400,11 @@ class XrayClient:
                 if not deadline.expired:
                     raise
                 what = f"no complete answer within XRAY_DEADLINE={s.deadline:g}s"
+                if not _sent_whole(args):
+                    raise _Retry(XrayUnavailableError(f"{action}: {what}; the report was not sent completely, "
+                                                      "so nothing was imported",
+                                                      "check the link's speed; raise XRAY_DEADLINE for very large "
+                                                      "reports")) from None
                 if idempotent:
                     raise _Retry(XrayUnavailableError(f"{action}: {what}", "Xray may be slow: raise "
                                                       "XRAY_DEADLINE or run again")) from None
@@ -423,6 +429,11 @@ class XrayClient:
         except (httpx.ReadTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             what = (f"no answer within {s.timeout:g}s" if isinstance(exc, httpx.ReadTimeout)
                     else f"the connection closed without an answer ({_reason(exc)})")
+            if not _sent_whole(args):  # httpcore reports a failed write as a failed read
+                raise _Retry(XrayUnavailableError(f"{action}: the connection broke before the report was sent "
+                                                  f"completely ({what}); nothing was imported",
+                                                  "check the network and any proxy between here and Xray; "
+                                                  "run again")) from None
             if idempotent:
                 raise _Retry(XrayUnavailableError(f"{action}: {what}",
                                                   "Xray may be slow: raise XRAY_TIMEOUT or run again")) from None
@@ -483,12 +494,31 @@ class _UploadFile(io.FileIO):
     each) so a 200 MB upload costs about what curl's does, while memory stays at one chunk.
     """
 
+    def __init__(self, path: Any) -> None:
+        super().__init__(path, "rb")
+        self.size = os.fstat(self.fileno()).st_size
+        #: whether httpx has read it to the end; if not, the request never carried the whole report
+        self.read_whole = self.size == 0
+
     def read(self, size: int | None = -1) -> bytes:
-        return super().read(max(size, UPLOAD_CHUNK) if size is not None and size > 0 else size)  # type: ignore[return-value]
+        data = super().read(max(size, UPLOAD_CHUNK) if size is not None and size > 0 else size)
+        if not data or self.tell() >= self.size:
+            self.read_whole = True
+        return data  # type: ignore[return-value]
 
 
 def _open(path: Any) -> Any:
-    return _UploadFile(path, "rb")
+    return _UploadFile(path)
+
+
+def _payloads(args: dict[str, Any]) -> list[Any]:
+    return [args.get("content")] + [f[1][1] for f in args.get("files") or []]
+
+
+def _sent_whole(args: dict[str, Any]) -> bool:
+    """False when a report file was not even read to its end: the request broke off mid-body, so Xray
+    cannot have imported it, and sending it again cannot duplicate anything."""
+    return all(p.read_whole for p in _payloads(args) if isinstance(p, _UploadFile))
 
 
 @contextlib.contextmanager
@@ -496,8 +526,7 @@ def _closing_payloads(args: dict[str, Any]) -> Iterator[None]:
     try:
         yield
     finally:
-        payloads = [args.get("content")] + [f[1][1] for f in args.get("files") or []]
-        for p in payloads:
+        for p in _payloads(args):
             if hasattr(p, "close"):
                 p.close()
 
