@@ -282,3 +282,15 @@ def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="plain http"):
         XrayClient(s)
     XrayClient(settings(tmp_path, XRAY_BASE_URL="http://127.0.0.1:9")).close()
+
+
+@pytest.mark.parametrize(("message", "hint"), [
+    ("Error assembling issue data: project is required", "set XRAY_PROJECT_KEY"),
+    ('Error retrieving Project from Jira with key "NOPE": No project could be found', "existing Jira project key"),
+    ("Status 'PASSED' does not exist", "PASS/FAIL"),
+])
+def test_xrays_400_text_is_kept_and_gets_a_hint(message: str, hint: str, tmp_path: Path) -> None:
+    app = App(httpx.Response(400, json={"error": message}))
+    with pytest.raises(XrayRejectedError) as caught:
+        send(tmp_path, app)
+    assert message in str(caught.value) and hint in (caught.value.hint or "")

@@ -104,6 +104,26 @@ def test_many_cucumber_files_land_in_one_execution(sb: Sandbox, tmp_path: Path) 
     assert execution["counts"] == {"PASSED": 16, "FAILED": 4}
 
 
+def test_gherkin_reports_that_need_two_requests_are_refused_before_sending(sb: Sandbox, tmp_path: Path,
+                                                                          behave_report: Path) -> None:
+    """Cucumber/Behave cannot be imported into an existing Test Execution, so reports needing two of their
+    requests are refused up front, with the reason that applies (two formats, or the size limit)."""
+    folder = tmp_path / "cucumber"
+    folder.mkdir()
+    for i in range(2):
+        (folder / f"c{i}.json").write_text(json.dumps([cucumber_feature(i, f"DEMO-{i + 2}", "passed")]) + " " * 6000)
+    before = len(import_requests(sb))
+    mixed = xray_tasks("import-results", "--report", str(folder / "c0.json"), "--report", str(behave_report),
+                       env=sandbox_env(sb, tmp_path))
+    line = assert_one_clean_line(mixed)
+    assert mixed.returncode == 11 and "Cucumber JSON and Behave JSON reports need a request each" in line
+    oversized = xray_tasks("import-results", "--report", str(folder / "*.json"),
+                           env=sandbox_env(sb, tmp_path, XRAY_MAX_REQUEST_MB="0.01"))
+    line = assert_one_clean_line(oversized)
+    assert oversized.returncode == 11 and "over XRAY_MAX_REQUEST_MB=0.01 together and need 2 requests" in line
+    assert len(import_requests(sb)) == before  # nothing was sent
+
+
 def test_many_xray_json_files_land_in_one_execution(sb: Sandbox, tmp_path: Path) -> None:
     """Xray JSON files are merged test by test into one request."""
     folder = tmp_path / "xray"

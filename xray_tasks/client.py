@@ -125,6 +125,8 @@ def _hint_for_400(message: str) -> str:
     if "status" in low and "does not exist" in low:
         return ("Xray JSON statuses differ per deployment: Cloud uses PASSED/FAILED, Server/DC PASS/FAIL — "
                 "write the report for your deployment (pytest-jira-xray: --cloud only for Cloud)")
+    if "project" in low and "required" in low:
+        return "set XRAY_PROJECT_KEY or --project (for Xray JSON, or info.project inside the report)"
     if "project" in low and ("no project" in low or "not found" in low or "retrieving project" in low):
         return "check XRAY_PROJECT_KEY / --project: it must be an existing Jira project key"
     if "environment" in low:

@@ -207,13 +207,18 @@ def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, folder:
         for group in merge.group_by_size(paths, limit):
             body = group[0] if len(group) == 1 else merge.merge_to_file(group, fmt, folder)
             batches.append(Batch(fmt, detected, tuple(group) if len(group) > 1 else (), body))
-    creating = [b for b in batches[1:] if b.fmt in ("cucumber", "behave")]
-    if creating and not s.test_exec_key:
-        raise SettingsError(
-            f"{len(creating) + 1} requests would need the {creating[0].fmt} endpoint, but only the first can "
-            "create the Test Execution and Xray cannot import Cucumber/Behave into an existing one",
-            "import fewer or smaller Cucumber/Behave reports per run (raise XRAY_MAX_REQUEST_MB), "
-            "or use --separate for one Test Execution each")
+    gherkin = [b for b in batches if b.fmt in ("cucumber", "behave")]
+    if len(gherkin) > 1 and not s.test_exec_key:
+        kinds = sorted({b.fmt for b in gherkin})
+        if len(kinds) > 1:
+            what, hint = ("Cucumber JSON and Behave JSON reports need a request each",
+                          "import the Cucumber and the Behave reports in separate runs, or use --separate")
+        else:
+            what, hint = (f"the {formats.FORMAT_LABELS[kinds[0]]} reports are over XRAY_MAX_REQUEST_MB="
+                          f"{s.max_request_mb:g} together and need {len(gherkin)} requests",
+                          "raise XRAY_MAX_REQUEST_MB, import fewer reports per run, or use --separate")
+        raise SettingsError(f"{what}, but only the first request can create the Test Execution and Xray cannot "
+                            "import Cucumber/Behave into an existing one", hint)
     return batches
 
 
