@@ -172,3 +172,14 @@ def test_template_settings_from_the_environment_choose_multipart_unless_importin
     decision = decide(into, "junit", implied=implied_templates(into))
     assert not decision.multipart and "not used: importing into DEMO-9" in decision.notes[0]
     assert implied_templates(cloud()) is None
+
+
+def test_plan_label_names_what_the_request_carries() -> None:
+    """Messages name the user's reports, never the temporary merged or split file."""
+    from dataclasses import replace
+
+    s = cloud()
+    plan = build_plan(s, Path("/tmp/merged-junit-x1.xml"), "junit", decide(s, "junit"))
+    assert replace(plan, sources=(Path("a.xml"), Path("b.xml"))).label == "2 JUnit XML reports"
+    assert replace(plan, sources=(Path("big.xml"),)).label == "part of big.xml"
+    assert build_plan(s, REPORT, "junit", decide(s, "junit")).label == REPORT.name

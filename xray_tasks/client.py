@@ -297,7 +297,7 @@ class XrayClient:
     def send(self, plan: ImportPlan) -> ImportResult:
         """Send one import; on a 401 with a cached token, authenticate again and retry once."""
         started = time.monotonic()
-        action = f"import {plan.report.name}"
+        action = f"import {plan.label}"
         url = plan.url(self.settings.base_url)
         for round_ in (1, 2):
             header = self.auth_header()

@@ -109,6 +109,14 @@ def find_reports(patterns: Iterable[str]) -> list[Path]:
     return list(found)
 
 
+def _span(seconds: float) -> str:
+    """A duration as people say it: 40 s, 12 min, 5 h, 3 days."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
 def check_fresh(path: Path, record: RunRecord | None, allow_stale: bool) -> None:
     """Refuse a report written before the recorded test run started (yesterday's results)."""
     if record is None or allow_stale:
@@ -120,7 +128,7 @@ def check_fresh(path: Path, record: RunRecord | None, allow_stale: bool) -> None
     if mtime + STALE_TOLERANCE < record.started:
         age = record.started - mtime
         raise StaleReportError(
-            f"{path} is older than the test run recorded in the state file ({age:.0f}s before it started): "
+            f"{path} is older than the test run recorded in the state file ({_span(age)} before it started): "
             "it was not written by that run",
             "check that the tests write this report (a failed build may have left an old one), "
             "or pass --allow-stale")

@@ -77,6 +77,13 @@ class ImportPlan:
     def files(self) -> tuple[Path, ...]:
         return self.sources or (self.report,)
 
+    @property
+    def label(self) -> str:
+        """What the request carries, for messages: ``junit.xml``, ``50 JUnit XML reports``, ``part of big.xml``."""
+        if len(self.files) > 1:
+            return f"{len(self.files)} {FORMAT_LABELS[self.format]} reports"
+        return self.files[0].name if self.files[0] == self.report else f"part of {self.files[0].name}"
+
     def url(self, base_url: str) -> str:
         query = f"?{urlencode(self.query)}" if self.query else ""
         return f"{base_url}{self.endpoint}{query}"

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json as _json
 import os
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,8 +30,20 @@ if TYPE_CHECKING:
 __all__ = ["Output", "StepEnd", "client_for", "err", "import_step", "run_import", "run_test_command"]
 
 
+_ERR_LOCK = threading.Lock()
+
+
 def err(message: str) -> None:
-    print(redact(message), file=sys.stderr, flush=True)
+    """One line on stderr, secrets redacted; whole lines even when parallel requests report at once."""
+    with _ERR_LOCK:
+        sys.stderr.write(redact(message) + "\n")
+        sys.stderr.flush()
+
+
+def _some(paths: Sequence[Path], shown: int = 3) -> str:
+    """``a.xml, b.xml, c.xml and 47 more``: a progress line stays one readable line."""
+    names = ", ".join(str(p) for p in paths[:shown])
+    return f"{names} and {len(paths) - shown} more" if len(paths) > shown else names
 
 
 def client_for(s: Settings) -> XrayClient:
@@ -90,7 +104,7 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
                 return None
             for i, plan in enumerate(plans, 1):
                 if plan.detected:
-                    say(f"detected {formats.FORMAT_LABELS[plan.format]} in {', '.join(map(str, plan.files))}")
+                    say(f"detected {formats.FORMAT_LABELS[plan.format]} in {_some(plan.files)}")
                 print(f"request {i} of {len(plans)}:" if len(plans) > 1 else "request:")
                 print(plan.describe(s.base_url, auth))
         print("dry run: nothing was sent")
@@ -98,7 +112,7 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
 
     def on_plan(plan: ImportPlan) -> None:
         if plan.detected:
-            say(f"detected {formats.FORMAT_LABELS[plan.format]} in {', '.join(map(str, plan.files))}")
+            say(f"detected {formats.FORMAT_LABELS[plan.format]} in {_some(plan.files)}")
         for note in plan.notes:
             say(f"note: {note}")
 
