@@ -294,3 +294,21 @@ def test_xrays_400_text_is_kept_and_gets_a_hint(message: str, hint: str, tmp_pat
     with pytest.raises(XrayRejectedError) as caught:
         send(tmp_path, app)
     assert message in str(caught.value) and hint in (caught.value.hint or "")
+
+
+def test_a_token_cache_that_cannot_be_written_only_warns(tmp_path: Path) -> None:
+    """The token just issued still serves the run when the cache file cannot be written."""
+
+    class ReadOnlyCache(TokenCache):
+        def put(self, *args: object, **kwargs: object) -> None:
+            raise SettingsError(f"cannot write the token cache {self.path}: Read-only file system",
+                                "set XRAY_TOKEN_CACHE to a writable file")
+
+    app = App(OK)
+    logged: list[str] = []
+    s = settings(tmp_path)
+    client = XrayClient(s, httpx.Client(transport=httpx.MockTransport(app)), cache=ReadOnlyCache(tmp_path / "t.json"),
+                        log=logged.append)
+    result = client.send(build_plan(s, junit(tmp_path), "junit", decide(s, "junit")))
+    assert result.key == "DEMO-5" and app.auth_calls == 1
+    assert len(logged) == 1 and "Read-only file system; the token is used for this run only" in logged[0]

@@ -8,6 +8,7 @@ import json
 import os
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,6 +237,20 @@ def test_an_upload_reset_mid_body_is_sent_again_even_when_it_creates(tmp_path: P
     assert "DEMO-7" in proc.stdout
     assert "broke before the report was sent completely" in proc.stderr and "retrying in" in proc.stderr
     assert (server.connections, server.whole_bodies) == (2, 1)
+
+
+def test_processes_started_together_authenticate_once(sb: Sandbox, report: Path, tmp_path: Path) -> None:
+    """Parallel CI jobs sharing a token cache: the cache's lock makes one authenticate, the others wait
+    and take its token."""
+    sb.faults.update({"latency_ms": 400})  # widen the window in which both would authenticate
+    env = sandbox_env(sb, tmp_path)
+    cmd = [sys.executable, "-m", "xray_tasks", "import-results", "--report", str(report)]
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], outs
+    assert len(auths(sb)) == 1
+    assert len(landed(sb)) == 3
 
 
 def test_a_region_mismatch_names_xray_region(sb: Sandbox, report: Path, tmp_path: Path) -> None:

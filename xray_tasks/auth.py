@@ -11,12 +11,14 @@ token is used until ``SAFETY_MARGIN`` before it expires.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +124,36 @@ class TokenCache:
         data = self._load()
         if data.pop(cache_key(base_url, client_id, secret), None) is not None:
             self._write(data)
+
+    @contextlib.contextmanager
+    def lock(self, wait: float = 60.0) -> Iterator[None]:
+        """Hold ``<cache>.lock`` while one process authenticates, so processes started together (parallel
+        CI jobs sharing a cache) authenticate once; a lock that cannot be had in ``wait`` seconds, or at
+        all (no fcntl, read-only folder), is skipped: the lock only saves an authentication."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            yield
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            yield
+            return
+        try:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     def _write(self, data: dict[str, object]) -> None:
         try:

@@ -239,9 +239,14 @@ class XrayClient:
         """A usable Cloud token: from memory, the disk cache, or ``POST /api/v2/authenticate`` (or v1)."""
         s = self.settings
         client_id, client_secret = require_cloud_credentials(s)
-        if not force:
-            if self._token and self._token.usable():
-                return self._token
+        if not force and self._token and self._token.usable():
+            return self._token
+        with self.cache.lock():
+            return self._authenticate(client_id, client_secret, force=force)
+
+    def _authenticate(self, client_id: str, client_secret: str, *, force: bool) -> Token:
+        s = self.settings
+        if not force:  # checked under the lock: another process may just have authenticated
             cached = self.cache.get(s.api_url, client_id, client_secret)
             if cached:
                 self._token = cached
@@ -261,7 +266,10 @@ class XrayClient:
                                     f"({resp.headers.get('content-type', 'no content type')})",
                                     "check XRAY_BASE_URL: it must be the Xray API host, not Jira's")
         self._token = Token.issued_now(value)
-        self.cache.put(s.api_url, client_id, self._token, client_secret)
+        try:
+            self.cache.put(s.api_url, client_id, self._token, client_secret)
+        except SettingsError as exc:  # the token still serves this run
+            self.log(f"xray-tasks: warning: {exc.message}; the token is used for this run only — {exc.hint}")
         return self._token
 
     def forget_token(self) -> None:
