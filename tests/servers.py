@@ -15,6 +15,25 @@ import threading
 __all__ = ["ConnectProxy", "ResetMidBodyServer", "TricklingServer"]
 
 
+def read_request(conn: socket.socket, limit: int | None = None) -> bytes | None:
+    """Read one request's headers and its body (only ``limit`` bytes of it, when given); None if the
+    client went away first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+    while len(body) < (length if limit is None else min(limit, length)):
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        body += chunk
+    return body
+
+
 class TricklingServer:
     """A raw HTTP(S) server that reads each request whole, then answers one byte of a status line every
     ``interval`` seconds and never finishes: always inside the read timeout, never done."""
@@ -45,13 +64,8 @@ class TricklingServer:
             except OSError:
                 return
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                data += conn.recv(65536)
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-            while len(body) < length:
-                body += conn.recv(65536)
+            if read_request(conn) is None:
+                return
             for byte in itertools.cycle(b"HTTP/1.1 200 OK\r\nX-Slow: "):
                 if self.stop.wait(self.interval):
                     return
@@ -137,20 +151,8 @@ class ResetMidBodyServer:
 
     def _serve(self, conn: socket.socket, reset: bool) -> None:
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
-            limit = self.cut if reset else length
-            while len(body) < limit:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                body += chunk
+            if read_request(conn, self.cut if reset else None) is None:
+                return
             if reset:
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return  # closing with linger 0 sends RST
