@@ -1,5 +1,5 @@
-"""Small raw servers for drills the sandbox cannot play: a server that never finishes its answer, and a
-CONNECT proxy."""
+"""Small raw servers for drills the sandbox cannot play: a server that never finishes its answer, one that
+resets uploads mid-body, and a CONNECT proxy."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import ssl
 import struct
 import threading
 
-__all__ = ["ConnectProxy", "ResetMidBodyServer", "TricklingServer"]
+__all__ = ["ConnectProxy", "LoopbackServer", "ResetMidBodyServer", "TricklingServer"]
 
 
 def read_request(conn: socket.socket, limit: int | None = None) -> bytes | None:
@@ -34,18 +34,17 @@ def read_request(conn: socket.socket, limit: int | None = None) -> bytes | None:
     return body
 
 
-class TricklingServer:
-    """A raw HTTP(S) server that reads each request whole, then answers one byte of a status line every
-    ``interval`` seconds and never finishes: always inside the read timeout, never done."""
+class LoopbackServer:
+    """Listens on a free loopback port and hands each connection, numbered from 1, to ``handle`` in a
+    thread of its own; ``connections`` counts them."""
 
-    def __init__(self, interval: float = 0.3, tls: ssl.SSLContext | None = None) -> None:
-        self.interval = interval
-        self.tls = tls
+    scheme = "http"
+
+    def __init__(self) -> None:
         self.connections = 0
         self.stop = threading.Event()
         self.listener = socket.create_server(("127.0.0.1", 0))
-        scheme = "https" if tls is not None else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.url = f"{self.scheme}://127.0.0.1:{self.listener.getsockname()[1]}"
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -55,9 +54,27 @@ class TricklingServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+            threading.Thread(target=self.handle, args=(conn, self.connections), daemon=True).start()
 
-    def _trickle(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket, number: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+class TricklingServer(LoopbackServer):
+    """A raw HTTP(S) server that reads each request whole, then answers one byte of a status line every
+    ``interval`` seconds and never finishes: always inside the read timeout, never done."""
+
+    def __init__(self, interval: float = 0.3, tls: ssl.SSLContext | None = None) -> None:
+        self.interval = interval
+        self.tls = tls
+        self.scheme = "https" if tls is not None else "http"
+        super().__init__()
+
+    def handle(self, conn: socket.socket, number: int) -> None:
         if self.tls is not None:
             try:
                 conn = self.tls.wrap_socket(conn, server_side=True)
@@ -74,29 +91,15 @@ class TricklingServer:
                 except OSError:
                     return
 
-    def close(self) -> None:
-        self.stop.set()
-        self.listener.close()
 
-
-class ConnectProxy:
+class ConnectProxy(LoopbackServer):
     """An HTTP CONNECT proxy on loopback that tunnels bytes and records each CONNECT target."""
 
     def __init__(self) -> None:
         self.targets: list[str] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._tunnel, args=(conn,), daemon=True).start()
-
-    def _tunnel(self, client: socket.socket) -> None:
+    def handle(self, client: socket.socket, number: int) -> None:
         with client:
             head = b""
             while b"\r\n\r\n" not in head:
@@ -122,11 +125,8 @@ class ConnectProxy:
                             return
                         (upstream if src is client else client).sendall(data)
 
-    def close(self) -> None:
-        self.listener.close()
 
-
-class ResetMidBodyServer:
+class ResetMidBodyServer(LoopbackServer):
     """A raw HTTP server whose first ``resets`` connections are reset (RST) after ``cut`` bytes of the
     body, the way a proxy or load balancer drops a large upload; later requests are read whole and answered
     like Xray Server/DC. ``whole_bodies`` counts the requests that arrived complete."""
@@ -134,22 +134,11 @@ class ResetMidBodyServer:
     def __init__(self, resets: int = 1, cut: int = 256 * 1024) -> None:
         self.resets = resets
         self.cut = cut
-        self.connections = 0
         self.whole_bodies = 0
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn, self.connections <= self.resets), daemon=True).start()
-
-    def _serve(self, conn: socket.socket, reset: bool) -> None:
+    def handle(self, conn: socket.socket, number: int) -> None:
+        reset = number <= self.resets
         with conn:
             if read_request(conn, self.cut if reset else None) is None:
                 return
@@ -161,6 +150,3 @@ class ResetMidBodyServer:
                                                    "self": f"{self.url}/rest/api/2/issue/10001"}}).encode()
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
                          b"Content-Length: " + str(len(answer)).encode() + b"\r\n\r\n" + answer)
-
-    def close(self) -> None:
-        self.listener.close()
