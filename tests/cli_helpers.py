@@ -60,6 +60,16 @@ def sandbox_env(sb: Any, tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def pytest_suite(tmp: Path, source: str, junit: str | Path, *options: str) -> str:
+    """Write ``source`` as ``tmp/suite/test_it.py``; return the command that runs it with a real pytest
+    writing JUnit XML to ``junit`` (relative paths are relative to the command's working directory)."""
+    suite = tmp / "suite"
+    suite.mkdir(exist_ok=True)
+    (suite / "test_it.py").write_text(source, encoding="utf-8")
+    extra = "".join(f" {o}" for o in options)
+    return f"{sys.executable} -m pytest -q{extra} -p no:cacheprovider {suite} --junitxml {junit} -c /dev/null"
+
+
 def xray_tasks(*args: str, env: Mapping[str, str], cwd: Path | None = None,
                timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "xray_tasks", *args], env=dict(env), cwd=cwd,

@@ -18,6 +18,7 @@ from tests.cli_helpers import (
     REPORT_FIXTURES,
     SECRET,
     assert_one_clean_line,
+    pytest_suite,
     sandbox_env,
     seeded_sandbox,
     xray_tasks,
@@ -221,11 +222,8 @@ def test_json_output_is_one_object_with_key_url_and_totals(pytest_junit_report: 
 
 def test_ci_imports_failing_tests_and_keeps_their_exit_code(sb: Sandbox, tmp_path: Path) -> None:
     """ci runs a failing suite, imports its results, and exits with pytest's code 1."""
-    suite = tmp_path / "suite"
-    suite.mkdir()
-    (suite / "test_it.py").write_text("def test_ok():\n    pass\n\ndef test_bad():\n    assert 1 == 2\n")
     junit = tmp_path / "out" / "junit.xml"
-    command = f"{sys.executable} -m pytest -q -p no:cacheprovider {suite} --junitxml {junit} -c /dev/null"
+    command = pytest_suite(tmp_path, "def test_ok():\n    pass\n\ndef test_bad():\n    assert 1 == 2\n", junit)
     proc = xray_tasks("ci", "--command", command, "--report", str(junit), env=sandbox_env(sb, tmp_path),
                       cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
@@ -238,13 +236,9 @@ def test_ci_imports_failing_tests_and_keeps_their_exit_code(sb: Sandbox, tmp_pat
 
 def test_run_tests_and_import_in_separate_processes_chain(sb: Sandbox, tmp_path: Path) -> None:
     """run-tests records the run; a later import-results process renders its exit code into the info."""
-    suite = tmp_path / "suite"
-    suite.mkdir()
-    (suite / "test_it.py").write_text("def test_bad():\n    assert False\n")
     junit = tmp_path / "junit.xml"
     env = sandbox_env(sb, tmp_path, XRAY_REPORT=str(junit),
-                      XRAY_TEST_COMMAND=f"{sys.executable} -m pytest -q -p no:cacheprovider {suite} "
-                                        f"--junitxml {junit} -c /dev/null")
+                      XRAY_TEST_COMMAND=pytest_suite(tmp_path, "def test_bad():\n    assert False\n", junit))
     run = xray_tasks("run-tests", env=env, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     assert "tests failed (exit 1)" in run.stderr
@@ -259,10 +253,8 @@ def test_run_tests_and_import_in_separate_processes_chain(sb: Sandbox, tmp_path:
 @pytest.mark.parametrize("chained", [True, False], ids=["one-call", "separate-processes"])
 def test_import_results_takes_the_reports_run_tests_recorded(chained: bool, sb: Sandbox, tmp_path: Path) -> None:
     """`run-tests --report X` names the reports once: import-results (same call or a later process) uses them."""
-    suite = tmp_path / "suite"
-    suite.mkdir()
-    (suite / "test_it.py").write_text("def test_ok():\n    pass\n\ndef test_bad():\n    assert False\n")
-    command = f"{sys.executable} -m pytest -q -p no:cacheprovider {suite} --junitxml reports/junit.xml -c /dev/null"
+    command = pytest_suite(tmp_path, "def test_ok():\n    pass\n\ndef test_bad():\n    assert False\n",
+                           "reports/junit.xml")
     env = sandbox_env(sb, tmp_path)
     run_tests = ["run-tests", "--command", command, "--report", "reports/junit.xml"]
     if chained:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import REPO, assert_one_clean_line, sandbox_env, seeded_sandbox, xray_tasks
+from tests.cli_helpers import REPO, assert_one_clean_line, pytest_suite, sandbox_env, seeded_sandbox, xray_tasks
 from xray_tasks.sandbox import Sandbox
 
 
@@ -188,11 +188,8 @@ def test_summary_file_and_github_outputs_hold_the_key(sb: Sandbox, tmp_path: Pat
 
 def test_on_error_warn_turns_an_import_failure_into_the_tests_exit_code(sb: Sandbox, tmp_path: Path) -> None:
     """With --on-error warn a rejected import warns and ci exits with the tests' code; with fail, 16."""
-    suite = tmp_path / "suite"
-    suite.mkdir()
-    (suite / "test_it.py").write_text("def test_bad():\n    assert False\n")
     junit = tmp_path / "junit.xml"
-    command = f"{sys.executable} -m pytest -q -p no:cacheprovider {suite} --junitxml {junit} -c /dev/null"
+    command = pytest_suite(tmp_path, "def test_bad():\n    assert False\n", junit)
     env = sandbox_env(sb, tmp_path, XRAY_PROJECT_KEY="NOPE")
     warn = xray_tasks("ci", "--command", command, "--report", str(junit), "--on-error", "warn",
                       "--summary-file", str(tmp_path / "s.json"), env=env, cwd=tmp_path)
@@ -231,11 +228,8 @@ def test_json_and_summary_file_on_failure_keep_what_was_imported(sb: Sandbox, tm
 
 def test_ci_json_keeps_stdout_for_the_json_object(sb: Sandbox, tmp_path: Path) -> None:
     """ci --json: the tests' own output goes to stderr, stdout holds only the result object."""
-    suite = tmp_path / "suite"
-    suite.mkdir()
-    (suite / "test_it.py").write_text("def test_ok():\n    print('chatty test output')\n")
     junit = tmp_path / "junit.xml"
-    command = f"{sys.executable} -m pytest -q -s -p no:cacheprovider {suite} --junitxml {junit} -c /dev/null"
+    command = pytest_suite(tmp_path, "def test_ok():\n    print('chatty test output')\n", junit, "-s")
     proc = xray_tasks("ci", "--command", command, "--report", str(junit), "--json", env=sandbox_env(sb, tmp_path),
                       cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
