@@ -34,10 +34,10 @@ CLIENT_ID, CLIENT_SECRET, PROJECT = "sandbox-client", "sandbox-secret", "DEMO"
 TIME_BIN = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 MiB = 1024 * 1024
 try:
-    from xray_tasks.importer import VALIDATE_LIMIT
+    from xray_tasks.reports import VALIDATE_LIMIT
 except ImportError:  # run from a checkout without the package on the path
     sys.path.insert(0, str(ROOT))
-    from xray_tasks.importer import VALIDATE_LIMIT
+    from xray_tasks.reports import VALIDATE_LIMIT
 
 
 # -- reports ------------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ def bench_upload(sizes: list[float], runs: int) -> list[dict[str, float]]:
               f"ratio {m_ours / m_curl if m_curl > 0 else float('nan'):.2f}x (goal ≤ 1.3x)")
     if len(rows) > 1:
         print(f"(reports up to {VALIDATE_LIMIT / MiB:g} MiB are checked whole by expat before sending — "
-              "importer.VALIDATE_LIMIT — so the smaller sizes include that check)")
+              "reports.VALIDATE_LIMIT — so the smaller sizes include that check)")
         print(f"peak RSS xray-tasks {fmt_mib(rows[0]['ours_rss'])} → {fmt_mib(rows[-1]['ours_rss'])} "
               "(goal ≤ 48 MiB, flat)")
     return rows

@@ -309,7 +309,7 @@ def test_a_single_oversized_json_report_is_refused_before_sending(sb: Sandbox, t
 
 
 def test_stale_report_age_reads_like_a_person_would_say_it() -> None:
-    from xray_tasks.importer import _span
+    from xray_tasks.reports import _span
 
     assert [_span(x) for x in (40, 700, 5 * 3600, 3 * 86400, 218080005)] == \
         ["40 s", "12 min", "5 h", "3 days", "2524 days"]

@@ -215,7 +215,7 @@ def _placeholder_report() -> Any:
 
 def report_checks(s: Settings, fmt: str = "auto") -> tuple[list[Check], list[tuple[Path, str]]]:
     """Each report path/glob resolves and its format is detected; sizes fit XRAY_MAX_REQUEST_MB."""
-    from xray_tasks.importer import detect, find_reports
+    from xray_tasks.reports import detect, find_reports
 
     if not s.report:
         return [Check("reports", WARN, "no report configured", "pass --report PATH or set XRAY_REPORT")], []
@@ -257,7 +257,7 @@ def report_checks(s: Settings, fmt: str = "auto") -> tuple[list[Check], list[tup
 def template_checks(s: Settings, reports: Sequence[tuple[Path, str]], *, info_template: str | None = None,
                     test_info_template: str | None = None) -> list[Check]:
     """Each template renders to valid issue JSON with the current variables."""
-    from xray_tasks.importer import ReportInfo
+    from xray_tasks.reports import ReportInfo
     from xray_tasks.templating import build_context, find_template, render_template
 
     if not s.project_key:

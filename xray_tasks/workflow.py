@@ -75,7 +75,8 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
     import tempfile
 
     from xray_tasks import formats, outputs
-    from xray_tasks.importer import ReportInfo, find_reports, import_reports, plan_imports
+    from xray_tasks.importer import import_reports, plan_imports
+    from xray_tasks.reports import ReportInfo, find_reports
     from xray_tasks.runrecord import load_record
 
     record = load_record(Path(s.state_file))
