@@ -53,7 +53,7 @@ def sandbox_env(sb: Any, tmp: Path, **extra: str) -> dict[str, str]:
     env |= {
         "XRAY_BASE_URL": sb.url, "XRAY_CLIENT_ID": sb.config.client_id, "XRAY_CLIENT_SECRET": sb.config.client_secret,
         "XRAY_PROJECT_KEY": "DEMO", "XRAY_TOKEN_CACHE": str(tmp / "tokens.json"),
-        "XRAY_ENV_FILE": str(tmp / "absent.env"), "XRAY_STATE_FILE": str(tmp / ".xray-run.json"),
+        "XRAY_ENV_FILE": os.devnull, "XRAY_STATE_FILE": str(tmp / ".xray-run.json"),
         "XRAY_MAX_RETRIES": "0",
     }
     env.update(extra)

@@ -19,7 +19,8 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
             monkeypatch.delenv(name, raising=False)
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
-    monkeypatch.setenv("XRAY_ENV_FILE", str(cache / "no.env"))
+    (cache / "empty.env").write_text("")
+    monkeypatch.setenv("XRAY_ENV_FILE", str(cache / "empty.env"))
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ resets uploads mid-body, and a CONNECT proxy."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
@@ -11,6 +12,7 @@ import socket
 import ssl
 import struct
 import threading
+from pathlib import Path
 
 __all__ = ["ConnectProxy", "LoopbackServer", "ResetMidBodyServer", "TricklingServer"]
 
@@ -131,11 +133,27 @@ class ResetMidBodyServer(LoopbackServer):
     body, the way a proxy or load balancer drops a large upload; later requests are read whole and answered
     like Xray Server/DC. ``whole_bodies`` counts the requests that arrived complete."""
 
+    #: the receive buffer of its connections, fixed so the kernel cannot take in a whole upload for it
+    RCVBUF = 64 * 1024
+
     def __init__(self, resets: int = 1, cut: int = 256 * 1024) -> None:
         self.resets = resets
         self.cut = cut
         self.whole_bodies = 0
         super().__init__()
+        # set before any connection exists: accepted sockets inherit it, and a fixed size turns autotuning off
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.RCVBUF)
+
+    def unsendable_size(self) -> int:
+        """A body size that cannot fit in flight when the reset comes, whatever the load: more than twice
+        what the server reads, its receive buffer, the sender's largest send buffer (from the kernel's
+        limits) and one upload chunk of the client, together."""
+        limits = [4 * 1024 * 1024]
+        for name in ("/proc/sys/net/ipv4/tcp_wmem", "/proc/sys/net/core/wmem_max"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                limits.append(int(Path(name).read_text().split()[-1]))
+        in_flight = self.cut + 2 * self.RCVBUF + 2 * max(limits) + 1024 * 1024
+        return 2 * in_flight
 
     def handle(self, conn: socket.socket, number: int) -> None:
         reset = number <= self.resets

@@ -226,7 +226,7 @@ CASES = [
     Case("external entity", report(lambda c: c.file("xxe.xml", XXE)), 12, ("entities", "DOCTYPE")),
     Case("stale report", _stale, 13, ("older than the test run", "--allow-stale")),
     # settings: exit 11
-    Case("unknown format", good("--format", "yaml"), 11, ("unknown report format 'yaml'", "junit")),
+    Case("unknown format", good("--format", "yaml"), 11, ("--format has a bad value: 'yaml' is not one of", "junit")),
     Case("bad var syntax", good("--var", "no-equals-sign"), 11, ("--var", "NAME=VALUE")),
     Case("numeric flag that is not a number", good("--parallel", "abc"), 11, ("--parallel 'abc'", "--parallel 2")),
     Case("missing client id", _no_id, 11, ("XRAY_CLIENT_ID not set", "API Keys")),
@@ -239,8 +239,11 @@ CASES = [
          ("user name or password", "XRAY_CLIENT_SECRET")),
     Case("plain http to a remote host", good(XRAY_BASE_URL="http://xray.example.invalid", XRAY_DEPLOYMENT="cloud"),
          11, ("plain http", "XRAY_ALLOW_HTTP")),
-    Case("unknown region", good(XRAY_REGION="mars", XRAY_BASE_URL=""), 11, ("XRAY_REGION='mars'", "eu")),
+    Case("unknown region", good(XRAY_REGION="mars", XRAY_BASE_URL=""), 11,
+         ("XRAY_REGION (env XRAY_REGION) has a bad value: 'mars'", "eu")),
     Case("timeout that is not a number", good(XRAY_TIMEOUT="soon"), 11, ("XRAY_TIMEOUT", "read/write timeout")),
+    Case("project key of the wrong shape", good(XRAY_PROJECT_KEY="not a key!"), 11,
+         ("'not a key!' is not a Jira project key", "XRAY_PROJECT_KEY")),
     Case("test execution with multipart", good("--multipart", "--test-exec", "DEMO-1"), 11, ("--test-exec",)),
     # templates: exit 14
     Case("template syntax error", _template("syntax.j2", '{"fields": {{ project_key | json }'), 14,
@@ -261,8 +264,6 @@ CASES = [
     # rejected: exit 16
     Case("unknown project key", good(XRAY_PROJECT_KEY="NOPE"), 16,
          ("No project could be found with key 'NOPE'", "XRAY_PROJECT_KEY"), sends=True),
-    Case("invalid project key", good(XRAY_PROJECT_KEY="not a key!"), 16, ("not a key!", "XRAY_PROJECT_KEY"),
-         sends=True),
     Case("unknown test plan key", good("--test-plan", "DEMO-999"), 16, ("DEMO-999", "XRAY_TEST_PLAN_KEY"),
          sends=True),
     Case("403 forbidden", stubbed(Answer(403, b'{"error": "You do not have permission to create issues"}')), 16,

@@ -40,7 +40,7 @@ def server_env(sb: Sandbox, tmp: Path, **extra: str) -> dict[str, str]:
             "XRAY_SERVER_PASSWORD": sb.config.server_password, "XRAY_PROJECT_KEY": "DEMO",
             "XRAY_SERVER_TEST_PLAN_FIELD": sb.config.test_plan_field,
             "XRAY_SERVER_ENVIRONMENTS_FIELD": sb.config.environments_field,
-            "XRAY_ENV_FILE": str(tmp / "absent.env"), "XRAY_STATE_FILE": str(tmp / ".xray-run.json")}
+            "XRAY_ENV_FILE": os.devnull, "XRAY_STATE_FILE": str(tmp / ".xray-run.json")}
     return env | extra
 
 

@@ -192,7 +192,7 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(existing: bool, report: P
         env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")} | {
             "XRAY_BASE_URL": server.url, "XRAY_DEPLOYMENT": "server", "XRAY_SERVER_TOKEN": "pat-secret-0123456789",
             "XRAY_PROJECT_KEY": "DEMO", "XRAY_TIMEOUT": "1", "XRAY_DEADLINE": "2", "XRAY_MAX_RETRIES": "1",
-            "XRAY_RETRY_BUDGET": "30", "XRAY_ENV_FILE": str(tmp_path / "absent.env"),
+            "XRAY_RETRY_BUDGET": "30", "XRAY_ENV_FILE": os.devnull,
             "XRAY_STATE_FILE": str(tmp_path / "run.json")}
         args = ["--test-exec", "DEMO-5"] if existing else []
         started = time.monotonic()
@@ -212,9 +212,11 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(existing: bool, report: P
         assert elapsed < 7, elapsed
 
 
-def big_junit(path: Path, cases: int = 60_000) -> Path:
-    """A JUnit report of several MiB: bigger than socket buffers, so a reset lands mid-upload."""
-    body = "".join(f'<testcase classname="big.Suite" name="test_{i}" time="0.001"/>\n' for i in range(cases))
+def big_junit(path: Path, cases: int = 60_000, size: int = 0) -> Path:
+    """A JUnit report of several MiB (at least ``size`` bytes)."""
+    line = '<testcase classname="big.Suite" name="test_{}" time="0.001"/>\n'
+    cases = max(cases, size // len(line.format(0)) + 1)
+    body = "".join(line.format(i) for i in range(cases))
     path.write_text(f'<testsuite name="big" tests="{cases}">\n{body}</testsuite>\n', encoding="utf-8")
     return path
 
@@ -222,14 +224,14 @@ def big_junit(path: Path, cases: int = 60_000) -> Path:
 def test_an_upload_reset_mid_body_is_sent_again_even_when_it_creates(tmp_path: Path) -> None:
     """A connection reset before the report was fully sent cannot have imported anything: a creating
     import is sent again (once) instead of ending as 'may have been created'."""
-    report = big_junit(tmp_path / "big.xml")
-    assert report.stat().st_size > 3 * 1024 * 1024
     server = ResetMidBodyServer(resets=1)
+    report = big_junit(tmp_path / "big.xml", size=server.unsendable_size())
+    assert report.stat().st_size >= server.unsendable_size()
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")} | {
             "XRAY_BASE_URL": server.url, "XRAY_DEPLOYMENT": "server", "XRAY_SERVER_TOKEN": "pat-secret-0123456789",
             "XRAY_PROJECT_KEY": "DEMO", "XRAY_MAX_RETRIES": "2", "XRAY_RETRY_BUDGET": "30",
-            "XRAY_ENV_FILE": str(tmp_path / "absent.env"), "XRAY_STATE_FILE": str(tmp_path / "run.json")}
+            "XRAY_ENV_FILE": os.devnull, "XRAY_STATE_FILE": str(tmp_path / "run.json")}
         proc = xray_tasks("import-results", "--report", str(report), env=env, timeout=60)
     finally:
         server.close()

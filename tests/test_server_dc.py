@@ -28,7 +28,7 @@ def server_env(sb: Sandbox, tmp: Path, *, auth: str = "pat", fields: bool = True
     """Settings for the sandbox's Server/DC dialect only through XRAY_* variables; no Cloud credentials."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XRAY_", "INVOKE_", "GITHUB_"))}
     env |= {"XRAY_DEPLOYMENT": "server", "XRAY_BASE_URL": sb.url, "XRAY_PROJECT_KEY": "DEMO",
-            "XRAY_TOKEN_CACHE": str(tmp / "tokens.json"), "XRAY_ENV_FILE": str(tmp / "absent.env"),
+            "XRAY_TOKEN_CACHE": str(tmp / "tokens.json"), "XRAY_ENV_FILE": os.devnull,
             "XRAY_STATE_FILE": str(tmp / ".xray-run.json"), "XRAY_MAX_RETRIES": "0"}
     if auth == "pat":
         env["XRAY_SERVER_TOKEN"] = sb.config.server_token

@@ -77,18 +77,18 @@ def test_unknown_region_and_on_error_are_refused() -> None:
     """Values outside the allowed sets are refused with the valid choices."""
     with pytest.raises(SettingsError, match="global, us, eu, au"):
         resolve_settings(environ={"XRAY_REGION": "mars"})
-    with pytest.raises(SettingsError, match="fail or XRAY_ON_ERROR=warn"):
+    with pytest.raises(SettingsError, match="not one of fail, warn"):
         resolve_settings(environ={"XRAY_ON_ERROR": "ignore"})
 
 
-def test_api_version_picks_the_api_root_per_deployment() -> None:
+def test_api_version_picks_the_api_path_per_deployment() -> None:
     """XRAY_API_VERSION: Cloud 2 (default) or 1; Server/DC 2.0 (default), 1.0 or latest; others refused."""
     assert resolve_settings(environ={}).api_url == "https://xray.cloud.getxray.app/api/v2"
-    assert resolve_settings(environ={"XRAY_API_VERSION": "v1"}).api_root == "/api/v1"
+    assert resolve_settings(environ={"XRAY_API_VERSION": "v1"}).api_path == "/api/v1"
     server = {"XRAY_DEPLOYMENT": "server", "XRAY_BASE_URL": "https://jira.example.com/jira"}
     assert resolve_settings(environ=server).api_url == "https://jira.example.com/jira/rest/raven/2.0"
-    assert resolve_settings(environ=server | {"XRAY_API_VERSION": "1"}).api_root == "/rest/raven/1.0"
-    assert resolve_settings(environ=server | {"XRAY_API_VERSION": "latest"}).api_root == "/rest/raven/latest"
+    assert resolve_settings(environ=server | {"XRAY_API_VERSION": "1"}).api_path == "/rest/raven/1.0"
+    assert resolve_settings(environ=server | {"XRAY_API_VERSION": "latest"}).api_path == "/rest/raven/latest"
     with pytest.raises(SettingsError, match="use 2 or 1") as caught:
         resolve_settings(environ={"XRAY_API_VERSION": "latest"})
     assert "XRAY_API_VERSION='latest' (env XRAY_API_VERSION)" in str(caught.value)

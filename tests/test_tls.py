@@ -125,7 +125,7 @@ def test_the_deadline_cuts_a_trickling_tls_server(ca: trustme.CA, ca_file: Path,
         env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")} | {
             "XRAY_BASE_URL": server.url, "XRAY_DEPLOYMENT": "server", "XRAY_SERVER_TOKEN": "pat-secret-0123456789",
             "XRAY_PROJECT_KEY": "DEMO", "XRAY_CA_BUNDLE": str(ca_file), "XRAY_TIMEOUT": "1", "XRAY_DEADLINE": "2",
-            "XRAY_MAX_RETRIES": "0", "XRAY_ENV_FILE": str(tmp_path / "absent.env"),
+            "XRAY_MAX_RETRIES": "0", "XRAY_ENV_FILE": os.devnull,
             "XRAY_STATE_FILE": str(tmp_path / "run.json")}
         started = time.monotonic()
         proc = xray_tasks("import-results", "--report", str(report), env=env, timeout=60)

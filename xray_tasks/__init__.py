@@ -3,37 +3,35 @@
 Mount the tasks in your own ``tasks.py``::
 
     from invoke import Collection
-    import xray_tasks
+    import xray_tasks.tasks
 
-    ns = Collection(xray_tasks.ns)          # or: ns.add_collection(xray_tasks.ns, name="xray")
+    ns = Collection.from_module(xray_tasks.tasks)       # or: ns.add_collection(xray_tasks.ns, name="xray")
 
 Importing this package is cheap: the task collection, httpx and Jinja2 load only when used.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from invoke.collection import Collection
 
 __all__ = ["__version__", "ns"]
 
-
-def _version() -> str:
-    # importlib.metadata (and the email parser it loads) costs ~30 ms: only on first use of __version__
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("xray-tasks")
-    except PackageNotFoundError:  # a checkout that was never installed
-        return "0.0.0+checkout"
+try:
+    __version__ = version("xray-tasks")
+except PackageNotFoundError:  # a checkout that was never installed
+    __version__ = "0.0.0+checkout"
 
 
 def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        value = _version()
-        globals()["__version__"] = value
-        return value
-    if name == "ns":
+    if name == "ns":  # the collection imports Invoke: only for those who ask for it
         from xray_tasks.tasks import ns
 
         return ns
     raise AttributeError(f"module 'xray_tasks' has no attribute {name!r}")
+
+
+ns: Collection  # resolved on first use by __getattr__

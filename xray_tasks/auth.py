@@ -6,6 +6,9 @@ API URL + client id + client secret (never the secret itself), so later processe
 CI job do not authenticate again, and a changed secret is checked by authenticating.
 The file is written atomically with mode 0600 and refused when group or world can read it. A cached
 token is used until ``SAFETY_MARGIN`` before it expires.
+
+``XRAY_TOKEN_CACHE=off`` (or ``/dev/null``) switches the cache off; so does a path that is not a regular
+file (a FIFO, a device), which is never opened: every process then authenticates for itself.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from xray_tasks.errors import AuthenticationError, SettingsError, register_secret
+from xray_tasks.errors import SettingsError
+from xray_tasks.redaction import register_basic, register_secret
 from xray_tasks.settings import Settings
 
-__all__ = ["SAFETY_MARGIN", "Token", "TokenCache", "default_cache_path", "server_auth_header"]
+__all__ = ["SAFETY_MARGIN", "Token", "TokenCache", "cloud_credentials", "default_cache_path", "server_auth"]
 
 TOKEN_LIFETIME = 24 * 3600
 SAFETY_MARGIN = 3600
@@ -46,7 +51,7 @@ class Token:
     def issued_now(cls, value: str, now: float | None = None) -> Token:
         now = time.time() if now is None else now
         exp = jwt_expiry(value)
-        return cls(value=value, expires_at=exp if exp and exp > now else now + TOKEN_LIFETIME)
+        return cls(value=value, expires_at=exp if exp and now < exp < now + 400 * 86400 else now + TOKEN_LIFETIME)
 
     def usable(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) < self.expires_at - SAFETY_MARGIN
@@ -58,7 +63,7 @@ def jwt_expiry(token: str) -> float | None:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return float(claims["exp"])
-    except (IndexError, ValueError, KeyError, TypeError):
+    except (IndexError, ValueError, KeyError, TypeError, OverflowError):
         return None
 
 
@@ -67,77 +72,97 @@ def default_cache_path() -> Path:
     return Path(base) / "xray-tasks" / "tokens.json"
 
 
-def cache_key(base_url: str, client_id: str, secret: str = "") -> str:
+def cache_key(api_url: str, client_id: str, secret: str = "") -> str:
     """The entry's name: a hash of the API URL and the credentials, so a changed (or mistyped) secret never
     reuses a token issued for the old one."""
-    return hashlib.sha256(f"{base_url}\0{client_id}\0{secret}".encode()).hexdigest()
+    return hashlib.sha256(f"{api_url}\0{client_id}\0{secret}".encode()).hexdigest()
+
+
+def cache_mode_problem(path: Path, st: os.stat_result) -> SettingsError | None:
+    """The refusal for a cache file that other users can read (shared by the cache and ``doctor``)."""
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return SettingsError(f"the token cache {path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o})",
+                             f"run: chmod 600 {path}  (or delete it)")
+    return None
 
 
 class TokenCache:
-    """Tokens on disk, one per (API URL, client id, client secret)."""
+    """Tokens on disk, one per (API URL, client id, client secret); ``path=None`` is no cache at all."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
 
     @classmethod
     def for_settings(cls, s: Settings) -> TokenCache:
+        if s.token_cache_off:
+            return cls(None)
         return cls(Path(s.token_cache).expanduser() if s.token_cache else default_cache_path())
 
-    def _load(self) -> dict[str, dict[str, object]]:
+    def status(self) -> tuple[str, os.stat_result | None]:
+        """``("off" | "missing" | "special" | "file", stat)``: what the cache path is, without opening it."""
+        if self.path is None:
+            return "off", None
         try:
             st = self.path.stat()
         except FileNotFoundError:
-            return {}
+            return "missing", None
         except OSError as exc:
             raise SettingsError(f"cannot read the token cache {self.path}: {exc.strerror}",
-                                "fix its permissions or set XRAY_TOKEN_CACHE elsewhere") from None
-        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise SettingsError(
-                f"the token cache {self.path} is readable by other users (mode {stat.S_IMODE(st.st_mode):o})",
-                f"run: chmod 600 {self.path}  (or delete it)")
+                                "fix its permissions or set XRAY_TOKEN_CACHE elsewhere (or off)") from None
+        return ("file" if stat.S_ISREG(st.st_mode) else "special"), st
+
+    def _load(self) -> dict[str, Any]:
+        kind, st = self.status()
+        if kind != "file" or self.path is None or st is None:
+            return {}
+        problem = cache_mode_problem(self.path, st)
+        if problem:
+            raise problem
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return {}  # a damaged cache is only a cache: authenticate again and overwrite it
         return data if isinstance(data, dict) else {}
 
-    def get(self, base_url: str, client_id: str, secret: str = "") -> Token | None:
-        entry = self._load().get(cache_key(base_url, client_id, secret))
+    def get(self, api_url: str, client_id: str, secret: str = "") -> Token | None:
+        entry = self._load().get(cache_key(api_url, client_id, secret))
         if not isinstance(entry, dict):
             return None
         try:
-            token = Token(value=str(entry["token"]), expires_at=float(entry["expires_at"]),  # type: ignore[arg-type]
-                          from_cache=True)
+            token = Token(value=str(entry["token"]), expires_at=float(entry["expires_at"]), from_cache=True)
         except (KeyError, TypeError, ValueError):
             return None
         return token if token.usable() else None
 
-    def put(self, base_url: str, client_id: str, token: Token, secret: str = "") -> None:
-        data = self._load()
+    def put(self, api_url: str, client_id: str, token: Token, secret: str = "") -> None:
+        if self.status()[0] in ("off", "special"):
+            return
         now = time.time()
-        data = {k: v for k, v in data.items()
-                if isinstance(v, dict) and float(v.get("expires_at", 0)) > now}  # type: ignore[arg-type]
-        data[cache_key(base_url, client_id, secret)] = {"token": token.value, "expires_at": token.expires_at}
+        data = {k: v for k, v in self._load().items() if isinstance(v, dict) and _expiry(v) > now}
+        data[cache_key(api_url, client_id, secret)] = {"token": token.value, "expires_at": token.expires_at}
         self._write(data)
 
-    def drop(self, base_url: str, client_id: str, secret: str = "") -> None:
+    def drop(self, api_url: str, client_id: str, secret: str = "") -> None:
         data = self._load()
-        if data.pop(cache_key(base_url, client_id, secret), None) is not None:
+        if data.pop(cache_key(api_url, client_id, secret), None) is not None:
             self._write(data)
 
     @contextlib.contextmanager
     def lock(self, wait: float = 60.0) -> Iterator[None]:
         """Hold ``<cache>.lock`` while one process authenticates, so processes started together (parallel
         CI jobs sharing a cache) authenticate once; a lock that cannot be had in ``wait`` seconds, or at
-        all (no fcntl, read-only folder), is skipped: the lock only saves an authentication."""
+        all (no cache, no fcntl, read-only folder), is skipped: the lock only saves an authentication."""
         try:
             import fcntl
         except ImportError:  # not POSIX
             yield
             return
+        if self.status()[0] in ("off", "special") or self.path is None:
+            yield
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o600)
         except OSError:
             yield
             return
@@ -155,7 +180,8 @@ class TokenCache:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _write(self, data: dict[str, object]) -> None:
+    def _write(self, data: dict[str, Any]) -> None:
+        assert self.path is not None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens-")
@@ -169,10 +195,18 @@ class TokenCache:
                 raise
         except OSError as exc:
             raise SettingsError(f"cannot write the token cache {self.path}: {exc.strerror}",
-                                "set XRAY_TOKEN_CACHE to a writable file") from None
+                                "set XRAY_TOKEN_CACHE to a writable file, or to off") from None
 
 
-def require_cloud_credentials(s: Settings) -> tuple[str, str]:
+def _expiry(entry: dict[str, Any]) -> float:
+    try:
+        return float(entry.get("expires_at", 0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def cloud_credentials(s: Settings) -> tuple[str, str]:
+    """The Cloud client id and secret, or a SettingsError naming what is missing."""
     if not s.client_id or not s.client_secret:
         missing = " and ".join(n for n, v in (("XRAY_CLIENT_ID", s.client_id),
                                               ("XRAY_CLIENT_SECRET", s.client_secret)) if not v)
@@ -182,25 +216,12 @@ def require_cloud_credentials(s: Settings) -> tuple[str, str]:
     return s.client_id, s.client_secret
 
 
-def server_auth_header(s: Settings) -> tuple[str, str]:
+def server_auth(s: Settings) -> tuple[str, str]:
     """``(scheme, header value)`` for Server/DC: PAT as Bearer, else basic user/password."""
     if s.server_token:
         return "Bearer", f"Bearer {s.server_token}"
-    if s.server_user and s.server_password is not None:
-        raw = f"{s.server_user}:{s.server_password}".encode()
-        return "Basic", "Basic " + base64.b64encode(raw).decode("ascii")
+    if s.server_user and s.server_password:
+        return "Basic", "Basic " + register_basic(s.server_user, s.server_password)
     raise SettingsError("no Server/DC credentials",
                         "set XRAY_SERVER_TOKEN (a personal access token), or XRAY_SERVER_USER and "
                         "XRAY_SERVER_PASSWORD")
-
-
-def auth_failed(detail: str, s: Settings) -> AuthenticationError:
-    if "another region" in detail.lower():
-        return AuthenticationError(f"Xray refused the request: {detail}",
-                                   "your Xray data lives in a regional host: set XRAY_REGION=us, eu or au "
-                                   "(or XRAY_BASE_URL to https://<region>.xray.cloud.getxray.app)")
-    what = "client id/secret" if s.is_cloud else "Server/DC credentials"
-    return AuthenticationError(f"Xray refused the {what}: {detail}",
-                               "check XRAY_CLIENT_ID/XRAY_CLIENT_SECRET (Jira > Apps > Xray > API Keys) and "
-                               "that XRAY_BASE_URL/XRAY_REGION point at your Xray" if s.is_cloud else
-                               "check XRAY_SERVER_TOKEN or XRAY_SERVER_USER/XRAY_SERVER_PASSWORD")

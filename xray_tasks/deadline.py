@@ -47,7 +47,8 @@ class Deadline:
             if self.expired:
                 _shut(sock)
 
-    def _fire(self) -> None:
+    def cut(self) -> None:
+        """End the request now (the watchdog's own action, and an interrupt's)."""
         with self._lock:
             self.expired = True
             for sock in self._sockets:
@@ -55,7 +56,7 @@ class Deadline:
 
     def __enter__(self) -> Deadline:
         if self.seconds > 0:
-            self._timer = threading.Timer(self.seconds, self._fire)
+            self._timer = threading.Timer(self.seconds, self.cut)
             self._timer.daemon = True
             self._timer.start()
         return self

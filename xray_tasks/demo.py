@@ -15,12 +15,17 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from invoke.context import Context
 
+from xray_tasks.console import Console, err
 from xray_tasks.errors import SettingsError
+from xray_tasks.importer import ImportOptions, ImportOutcome
+from xray_tasks.runrecord import load_record
 from xray_tasks.settings import Settings, resolve_settings
+from xray_tasks.workflow import OutputOptions, perform_import, run_test_command
 
 __all__ = ["run_demo", "testng_classpath"]
 
@@ -67,9 +72,10 @@ def _settings(url: str, client_id: str, client_secret: str, work: Path, report: 
 
 def run_demo(c: Context, keep: bool = False) -> None:
     from xray_tasks.client import XrayClient
-    from xray_tasks.importer import ImportOptions
     from xray_tasks.sandbox import Sandbox
-    from xray_tasks.workflow import Output, err, run_import, run_test_command
+
+    def run_import(s: Settings, options: ImportOptions) -> ImportOutcome | None:
+        return perform_import(s, options, OutputOptions(), load_record(Path(s.state_file)), Console())
 
     if importlib.util.find_spec("pytest") is None:
         raise SettingsError("the demo runs a small pytest suite, but pytest is not installed",
@@ -90,19 +96,19 @@ def run_demo(c: Context, keep: bool = False) -> None:
               f"{(token.expires_at - time.time()) / 3600:.0f} h (never printed)")
         keys: list[tuple[str, str]] = []
         print("\n3. import-results (standard JUnit endpoint, options as query parameters)")
-        outcome = run_import(s, ImportOptions(), Output())
+        outcome = run_import(s, ImportOptions())
         keys += [(k, "JUnit, standard") for k in (outcome.keys if outcome else [])]
         print("\n4. import-results --multipart --var summary=... (Test Execution fields from the templates)")
-        s_mp = s.with_(variables={"summary": "Demo: calculator suite via xray-tasks"})
-        outcome = run_import(s_mp, ImportOptions(multipart=True, cli_vars=True), Output())
+        s_mp = replace(s, variables={"summary": "Demo: calculator suite via xray-tasks"})
+        outcome = run_import(s_mp, ImportOptions(multipart=True, cli_vars=True))
         keys += [(k, "JUnit, multipart") for k in (outcome.keys if outcome else [])]
         classpath = testng_classpath()
         if classpath:
             print("\n5. run-tests + import-results for the bundled TestNG suite")
             results = work / "testng" / "testng-results.xml"
-            s_ng = s.with_(report=(str(results),), test_command=testng_command(work, classpath))
+            s_ng = replace(s, report=(str(results),), test_command=testng_command(work, classpath))
             run_test_command(c, s_ng, None, "", clean=True)
-            outcome = run_import(s_ng, ImportOptions(), Output())
+            outcome = run_import(s_ng, ImportOptions())
             keys += [(k, "TestNG, standard") for k in (outcome.keys if outcome else [])]
         else:
             print("\n5. TestNG skipped: needs java, javac and Debian's libtestng7-java + libjcommander-java")

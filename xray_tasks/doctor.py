@@ -21,17 +21,20 @@ import json
 import stat
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from xray_tasks.errors import SettingsError, XrayTasksError, redact
+from xray_tasks.errors import SettingsError, XrayTasksError
+from xray_tasks.redaction import redact, redact_data
 from xray_tasks.settings import CLOUD_HOST, REGIONS, Settings
 
 if TYPE_CHECKING:
     import httpx
+
+    from xray_tasks.client import XrayClient
 
 __all__ = ["FAIL", "OK", "WARN", "Check", "as_json", "diagnose", "format_table", "has_failures"]
 
@@ -67,11 +70,13 @@ def setting_checks(s: Settings) -> list[Check]:
 
 def base_url_check(s: Settings) -> Check:
     """The base URL's shape for the deployment (a malformed URL never gets this far: see diagnose)."""
+    from xray_tasks.transport import plain_http_refusal, stays_on_machine
+
     parts = urlsplit(s.base_url)
     host = parts.hostname or ""
-    if parts.scheme == "http" and not s.is_loopback and not s.allow_http:
-        return Check("base URL", FAIL, f"{s.base_url} is plain http to a non-loopback host",
-                     "use https://, or set XRAY_ALLOW_HTTP=true for a trusted test server")
+    refusal = plain_http_refusal(s)
+    if refusal:
+        return _fail("base URL", refusal)
     if s.is_cloud:
         if host.endswith(CLOUD_HOST):
             regional = next((r for r, u in REGIONS.items() if u == f"{parts.scheme}://{parts.netloc}"), None)
@@ -80,8 +85,8 @@ def base_url_check(s: Settings) -> Check:
                 return Check("base URL", WARN, f"{s.base_url} is the {regional} host but XRAY_REGION={s.region}",
                              f"unset XRAY_BASE_URL to use {REGIONS[s.region]}, or drop XRAY_REGION")
             return Check("base URL", OK, f"{s.base_url} (Xray Cloud, region {regional or 'custom'})")
-        if s.is_loopback:
-            return Check("base URL", OK, f"{s.base_url} (Cloud API on loopback: a test server)")
+        if stays_on_machine(host):
+            return Check("base URL", OK, f"{s.base_url} (Cloud API on this machine: a test server)")
         return Check("base URL", WARN, f"{s.base_url} is not an Xray Cloud host ({CLOUD_HOST})",
                      f"Xray Cloud's API is {REGIONS['global']} (or XRAY_REGION=us/eu/au); "
                      "for Server/DC set XRAY_DEPLOYMENT=server")
@@ -95,13 +100,16 @@ def base_url_check(s: Settings) -> Check:
 
 
 def tls_check(s: Settings) -> Check:
+    from xray_tasks.transport import tls_warning
+
     if not s.base_url.startswith("https://"):
-        return Check("TLS", OK, "not used (plain http to loopback)")
+        return Check("TLS", OK, "not used (plain http)")
     if s.ca_bundle:
         return Check("TLS", OK, f"certificates verified against XRAY_CA_BUNDLE={s.ca_bundle}")
-    if not s.verify_tls:
-        return Check("TLS", WARN, "certificates are NOT verified (XRAY_VERIFY_TLS=false): anyone on the network "
-                     "path could read the credentials", "unset XRAY_VERIFY_TLS; for a private CA set XRAY_CA_BUNDLE")
+    warning = tls_warning(s)
+    if warning:
+        return Check("TLS", WARN, warning.replace("are not verified", "are NOT verified"),
+                     "unset XRAY_VERIFY_TLS; for a private CA set XRAY_CA_BUNDLE")
     return Check("TLS", OK, "certificates verified against the system's CAs")
 
 
@@ -109,7 +117,7 @@ def reachability_check(s: Settings, http: httpx.Client) -> Check:
     """One GET of the base URL: any HTTP answer means the host is reachable."""
     import httpx
 
-    from xray_tasks.client import _reason
+    from xray_tasks.answers import reason
 
     started = time.monotonic()
     try:
@@ -118,7 +126,7 @@ def reachability_check(s: Settings, http: httpx.Client) -> Check:
         return Check("reachable", FAIL, f"{s.base_url}: no answer ({type(exc).__name__})",
                      "check XRAY_BASE_URL, the network and HTTPS_PROXY; raise XRAY_CONNECT_TIMEOUT on a slow link")
     except httpx.HTTPError as exc:
-        return Check("reachable", FAIL, f"cannot reach {s.base_url}: {_reason(exc)}",
+        return Check("reachable", FAIL, f"cannot reach {s.base_url}: {reason(exc)}",
                      "check XRAY_BASE_URL (the host name), the network and HTTPS_PROXY")
     ms = (time.monotonic() - started) * 1000
     return Check("reachable", OK, f"{s.base_url} answered HTTP {resp.status_code} in {ms:.0f} ms")
@@ -126,22 +134,26 @@ def reachability_check(s: Settings, http: httpx.Client) -> Check:
 
 def token_cache_check(s: Settings) -> Check:
     """Where the Cloud token cache is, whether its mode is safe, and until when a cached token is valid."""
-    from xray_tasks.auth import TokenCache
+    from xray_tasks.auth import TokenCache, cache_mode_problem
 
     if not s.is_cloud:
         return Check("token cache", OK, "not used on Server/DC (every request carries the credentials)")
     cache = TokenCache.for_settings(s)
     try:
-        st = cache.path.stat()
-    except FileNotFoundError:
+        kind, st = cache.status()
+    except SettingsError as exc:
+        return _fail("token cache", exc)
+    if kind == "off" or cache.path is None:
+        return Check("token cache", OK, f"off (XRAY_TOKEN_CACHE={s.token_cache}): every process authenticates")
+    if kind == "missing":
         return Check("token cache", OK, f"{cache.path} (not created yet)")
-    except OSError as exc:
-        return Check("token cache", FAIL, f"cannot read {cache.path}: {exc.strerror}",
-                     "fix its permissions or set XRAY_TOKEN_CACHE elsewhere")
+    if kind == "special" or st is None:
+        return Check("token cache", WARN, f"{cache.path} is not a regular file: no token is cached",
+                     "set XRAY_TOKEN_CACHE=off to say so, or point it at a file")
+    problem = cache_mode_problem(cache.path, st)
+    if problem:
+        return _fail("token cache", problem)
     mode = stat.S_IMODE(st.st_mode)
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return Check("token cache", FAIL, f"{cache.path} is readable by other users (mode {mode:o})",
-                     f"run: chmod 600 {cache.path}  (or delete it)")
     token = cache.get(s.api_url, s.client_id, s.client_secret or "") if s.client_id else None
     if token is None:
         return Check("token cache", OK, f"{cache.path} (mode {mode:o}; no valid token for this client id)")
@@ -149,43 +161,24 @@ def token_cache_check(s: Settings) -> Check:
     return Check("token cache", OK, f"{cache.path} (mode {mode:o}; cached token valid until {until})")
 
 
-def credentials_check(s: Settings, http: httpx.Client) -> Check:
+def credentials_check(client: XrayClient) -> Check:
     """Cloud: one authentication; Server/DC: one authenticated GET of the current user."""
-    from xray_tasks.client import XrayClient
-
-    client = XrayClient(s, http)
     try:
-        if s.is_cloud:
-            token = client.authenticate(force=True)
-            until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(token.expires_at))
-            return Check("credentials", OK, f"client id {s.client_id} authenticated (token valid until {until})")
-        me = client.check_server_credentials()
-        who = me.get("name") or me.get("displayName") or "the configured user"
-        return Check("credentials", OK, f"authenticated as {who} ({client.auth_scheme()})")
+        return Check("credentials", OK, client.whoami())
     except XrayTasksError as exc:
         return _fail("credentials", exc)
 
 
-def server_field_checks(s: Settings, http: httpx.Client) -> list[Check]:
+def server_field_checks(s: Settings, client: XrayClient) -> list[Check]:
     """Server/DC: the configured Test Plan / Test Environments custom field ids exist in Jira."""
-    import httpx
-
-    from xray_tasks.auth import server_auth_header
-    from xray_tasks.client import error_for_response
-
     wanted = {"Test Plan field": ("server_test_plan_field", "XRAY_SERVER_TEST_PLAN_FIELD", s.test_plan_key),
               "Test Environments field": ("server_environments_field", "XRAY_SERVER_ENVIRONMENTS_FIELD",
                                           s.test_environments)}
     try:
-        resp = http.get(f"{s.base_url}/rest/api/2/field", headers={"Authorization": server_auth_header(s)[1]})
-        if resp.status_code != 200:
-            raise error_for_response(resp, "list Jira fields", s)
-        listed = {f.get("id"): f.get("name") for f in resp.json() if isinstance(f, dict)}
+        fields = client.get_json(f"{s.base_url}/rest/api/2/field", action="list Jira fields")
     except XrayTasksError as exc:
         return [_fail("custom fields", exc)]
-    except (httpx.HTTPError, ValueError, TypeError) as exc:  # network or JSON trouble: one FAIL line
-        return [Check("custom fields", FAIL, f"GET {s.base_url}/rest/api/2/field failed: {type(exc).__name__}",
-                      "check XRAY_BASE_URL (the Jira base URL) and the network")]
+    listed = {f.get("id"): f.get("name") for f in fields if isinstance(f, dict)} if isinstance(fields, list) else {}
     checks = []
     for label, (attr, env, needed_by) in wanted.items():
         value = getattr(s, attr)
@@ -308,7 +301,7 @@ def diagnose(resolve: Callable[..., Settings], *, fmt: str | None = None, info_t
         shown = [Check(c.name, FAIL, "malformed (see base URL below)") if c.name == "setting base_url" else c
                  for c in shown]
     checks = shown + checks
-    s = s.with_(max_retries=0)  # one request per check: doctor reports, it does not wait out outages
+    s = replace(s, max_retries=0)  # one request per check: doctor reports, it does not wait out outages
     if not s.project_key:
         checks.append(Check("project", WARN, "XRAY_PROJECT_KEY is not set",
                             "set XRAY_PROJECT_KEY (or --project) unless you always import into --test-exec"))
@@ -327,17 +320,18 @@ def diagnose(resolve: Callable[..., Settings], *, fmt: str | None = None, info_t
 
 
 def _network_checks(s: Settings, http: httpx.Client | None) -> list[Check]:
-    from xray_tasks.client import make_http
+    from xray_tasks.client import XrayClient
+    from xray_tasks.transport import make_http
 
     try:
-        client = http if http is not None else make_http(s)
+        client = XrayClient(s, http if http is not None else make_http(s))
     except XrayTasksError as exc:
         return [_fail("reachable", exc)]
     try:
-        reach = reachability_check(s, client)
+        reach = reachability_check(s, client.http)
         if reach.status == FAIL:
             return [reach, Check("credentials", WARN, "not checked: Xray is not reachable", reach.fix)]
-        out = [reach, credentials_check(s, client)]
+        out = [reach, credentials_check(client)]
         if not s.is_cloud and out[-1].status == OK:
             out += server_field_checks(s, client)
         return out
@@ -360,4 +354,4 @@ def format_table(checks: Sequence[Check]) -> str:
 
 
 def as_json(checks: Sequence[Check]) -> str:
-    return redact(json.dumps([asdict(c) for c in checks], ensure_ascii=False))
+    return json.dumps(redact_data([asdict(c) for c in checks]), ensure_ascii=False)

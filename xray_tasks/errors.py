@@ -10,41 +10,62 @@ The tree::
     ├── AuthenticationError        exit 15  Xray refused the credentials or the token (401/403 on auth)
     ├── XrayRejectedError          exit 16  Xray answered 4xx to an import; carries Xray's own error text
     ├── XrayUnavailableError       exit 17  network down, DNS, timeout, 5xx, 429 after every retry
-    └── ImportUncertainError       exit 18  the request may have been processed; not retried to avoid a duplicate
+    ├── ImportUncertainError       exit 18  the request may have been processed; not retried to avoid a duplicate
+    ├── ImportFailed               the code of the error it wraps: one request failed, others may have landed
+    └── Interrupted                exit 130 (Ctrl-C) or 143 (SIGTERM), as a shell would: the step stopped
+
+A SIGTERM is raised as :class:`Terminated` (a ``KeyboardInterrupt``) while a task runs, so both
+interrupts unwind the same way: temporary files are removed and the message says what may have landed.
 
 Each error's ``str()`` is one line that says what went wrong and what to do. No error message ever
 contains a client secret or a token: they are built from settings that hold those behind ``repr=False``
-and from Xray's response bodies, never from request headers.
+and from Xray's response bodies, never from request headers, and :mod:`xray_tasks.redaction` scrubs
+every line on its way out all the same.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from xray_tasks.importer import ImportOutcome
 
 __all__ = [
     "AuthenticationError",
+    "ImportFailed",
     "ImportUncertainError",
+    "Interrupted",
     "ReportError",
     "SettingsError",
     "StaleReportError",
     "TemplateError",
+    "Terminated",
     "XrayRejectedError",
     "XrayTasksError",
     "XrayUnavailableError",
-    "exit_codes",
-    "redact",
-    "register_secret",
+    "one_line",
 ]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one printable line: whitespace runs become one space, other control characters (an
+    escape sequence in a server's answer, say) are shown escaped instead of acting on the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(text.split()))
 
 
 class XrayTasksError(Exception):
     """Base of every error that ends a task with a one-line message."""
 
-    exit_code: ClassVar[int] = 10
+    #: a class attribute; :class:`ImportFailed` sets it per instance to the code of the error it wraps
+    exit_code: int = 10
 
     def __init__(self, message: str, hint: str | None = None) -> None:
-        self.message = " ".join(message.split())
-        self.hint = " ".join(hint.split()) if hint else None
+        self.message = one_line(message)
+        self.hint = one_line(hint) if hint else None
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -91,28 +112,37 @@ class ImportUncertainError(XrayTasksError):
     exit_code = 18
 
 
-def exit_codes() -> dict[str, int]:
-    """Name → exit code for every error class (for docs and `doctor`)."""
-    out: dict[str, int] = {}
-    stack: list[type[XrayTasksError]] = [XrayTasksError]
-    while stack:
-        cls = stack.pop()
-        out[cls.__name__] = cls.exit_code
-        stack.extend(cls.__subclasses__())
-    return out
+class ImportFailed(XrayTasksError):
+    """A request of an import failed; ``outcome`` holds what had been imported before (and beside) it.
+
+    It ends with the exit code of ``cause``; its message adds which requests landed, so a rerun that
+    would duplicate them is not started blindly."""
+
+    def __init__(self, cause: XrayTasksError, outcome: ImportOutcome, *, failed: int = 1) -> None:
+        landed = len(outcome.results)
+        message = cause.message
+        if landed:
+            more = f"; {failed - 1} other request(s) failed too" if failed > 1 else ""
+            message += (f" ({landed} of {landed + failed} requests were imported, into "
+                        f"{', '.join(outcome.keys)}{more})")
+        super().__init__(message, cause.hint)
+        self.cause = cause
+        self.outcome = outcome
+        self.exit_code = cause.exit_code
 
 
-_SECRETS: set[str] = set()
+class Interrupted(XrayTasksError):
+    """The step was stopped by a signal; ends with 128 + its number (130 for Ctrl-C, 143 for SIGTERM)."""
+
+    def __init__(self, message: str, hint: str | None = None, *, signum: int = 2,
+                 outcome: ImportOutcome | None = None) -> None:
+        super().__init__(message, hint)
+        self.signum = signum
+        self.exit_code = 128 + signum
+        self.outcome = outcome
 
 
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that :func:`redact` can scrub it from any text we print."""
-    if value and len(value) >= 4:
-        _SECRETS.add(value)
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's ``KeyboardInterrupt`` would be, so both unwind the same way."""
 
-
-def redact(text: str) -> str:
-    """``text`` with every registered secret replaced by ``<redacted>`` (a last line of defence)."""
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, "<redacted>")
-    return text
+    signum = 15

@@ -1,23 +1,24 @@
-"""From the user's flags to import plans, and from plans to imported Test Executions.
+"""One import run, planned once and then sent: the first request, then the followers into its key.
 
-``find_reports`` expands paths, directories and globs; ``prepare_plan`` detects the format, renders
-the templates when multipart is used and builds the :class:`~xray_tasks.plan.ImportPlan` (no network);
-``import_reports`` sends them, the first report creating the Test Execution and the others importing
-into it where the API allows.
+:func:`plan_run` checks every report, groups them into request bodies (:mod:`xray_tasks.reports`),
+renders the templates when the first request is multipart, and builds every request's
+:class:`~xray_tasks.plan.ImportPlan` — before anything is sent. :func:`send_run` sends the first request
+(which creates the Test Execution unless one is given), binds the followers to the key it answered with,
+and sends them ``parallel`` at a time. What landed is kept: a failing request raises
+:class:`~xray_tasks.errors.ImportFailed` carrying the :class:`ImportOutcome` so far.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from xray_tasks.errors import ReportError, XrayTasksError
+from xray_tasks.errors import ImportFailed, Interrupted, ReportError, Terminated, XrayTasksError
 from xray_tasks.plan import ImportPlan, build_plan, decide, implied_templates
 from xray_tasks.reports import Batch, ReportInfo, check_reports, make_batches
 from xray_tasks.runrecord import RunRecord
@@ -27,8 +28,7 @@ from xray_tasks.templating import build_context, find_template, render_template
 if TYPE_CHECKING:
     from xray_tasks.client import ImportResult, XrayClient
 
-__all__ = ["ImportOptions", "import_reports", "plan_imports", "prepare_plan"]
-
+__all__ = ["Events", "ImportOptions", "ImportOutcome", "RunPlan", "plan_run", "send_run"]
 
 
 @dataclass(frozen=True)
@@ -41,34 +41,74 @@ class ImportOptions:
     test_info_template: str | None = None
     cli_vars: bool = False
     allow_stale: bool = False
-    #: XRAY_VAR_*/XRAY_TEMPLATE_DIR choose multipart (false for requests into the execution just created)
-    settings_templates: bool = True
 
 
-def prepare_plan(s: Settings, batch: Batch, options: ImportOptions, record: RunRecord | None = None,
-                 report: ReportInfo | None = None) -> ImportPlan:
-    """Build the plan for one request, rendering the templates when it is multipart."""
+@dataclass(frozen=True)
+class RunPlan:
+    """Every request of one import run, in the order they are sent."""
+
+    first: ImportPlan
+    followers: tuple[ImportPlan, ...]
+    report: ReportInfo
+    separate: bool = False  # each request creates its own Test Execution
+
+    @property
+    def plans(self) -> list[ImportPlan]:
+        return [self.first, *self.followers]
+
+
+def plan_run(s: Settings, paths: Sequence[Path], options: ImportOptions, record: RunRecord | None, folder: Path,
+             *, separate: bool = False) -> RunPlan:
+    """Check, batch and plan every report; nothing is sent. ``folder`` takes merged or split bodies."""
+    checked = check_reports(paths, options.fmt, record, allow_stale=options.allow_stale)
+    batches = make_batches(checked, s, folder, separate=separate)
+    report = ReportInfo([(p, fmt) for p, fmt, _ in checked])
+    first = _plan(s, batches[0], options, record, report)
+    if s.test_exec_key and s.test_environments:
+        first = _with_note(first, f"Xray replaces the Test Environments of {s.test_exec_key} with the ones sent "
+                                  f"({';'.join(s.test_environments)}); it does not add to them")
+    if separate:
+        followers = [_plan(s, b, options, record, ReportInfo([(p, b.fmt) for p in b.sources or (b.body,)]))
+                     for b in batches[1:]]
+    else:
+        follow = not s.test_exec_key  # into the key the first request creates, else into the given one
+        followers = [_plan(s, b, ImportOptions(fmt=options.fmt), record, report, follower=follow)
+                     for b in batches[1:]]
+    return RunPlan(first, tuple(followers), report, separate)
+
+
+def _plan(s: Settings, batch: Batch, options: ImportOptions, record: RunRecord | None, report: ReportInfo, *,
+          follower: bool = False) -> ImportPlan:
+    """The plan for one request, with the templates rendered when it is multipart."""
     decision = decide(s, batch.fmt, multipart=options.multipart,
                       templates=bool(options.info_template or options.test_info_template),
                       variables=options.cli_vars,
-                      implied=implied_templates(s) if options.settings_templates and not options.cli_vars else None)
+                      implied=None if options.cli_vars or follower else implied_templates(s), follower=follower)
     info = test_info = xray_report = None
     if decision.multipart:
-        report = report or ReportInfo([(p, batch.fmt) for p in batch.sources or (batch.body,)])
         context = build_context(s, report=report, run=record.template_vars() if record else None)
         info = render_template(find_template(s, "info", options.info_template), "info", context,
                                s.deployment).data
         test_info = render_template(find_template(s, "testInfo", options.test_info_template), "testInfo",
                                     context, s.deployment).data
     elif batch.fmt == "xray":
-        xray_report = _load_json(batch.body)
+        xray_report = _load_xray(batch.body)
     plan = build_plan(s, batch.body, batch.fmt, decision, detected=batch.detected, info=info, test_info=test_info,
-                      xray_report=xray_report)
-    return replace(plan, sources=batch.sources,
-                   notes=plan.notes + ((f"sending {batch.note}",) if batch.note else ()))
+                      xray_report=xray_report, sources=batch.sources, follower=follower)
+    return _with_note(plan, f"sending {batch.note}") if batch.note else plan
 
 
-def _load_json(path: Path) -> dict[str, Any]:
+def _signum(stop: KeyboardInterrupt) -> int:
+    return stop.signum if isinstance(stop, Terminated) else 2
+
+
+def _with_note(plan: ImportPlan, note: str) -> ImportPlan:
+    from dataclasses import replace
+
+    return replace(plan, notes=(*plan.notes, note))
+
+
+def _load_xray(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = json.load(fh)
@@ -81,7 +121,7 @@ def _load_json(path: Path) -> dict[str, Any]:
 
 @dataclass
 class ImportOutcome:
-    """Result of ``import_reports``: every request's plan and result, in order."""
+    """What an import run did: every request's plan and result, in the order they landed."""
 
     results: list[tuple[ImportPlan, ImportResult]] = field(default_factory=list)
     duration: float = 0.0
@@ -91,74 +131,67 @@ class ImportOutcome:
         return list(dict.fromkeys(r.key for _, r in self.results))
 
 
-PLACEHOLDER_KEY = "<key created by request 1>"
+class Events(Protocol):
+    """What :func:`send_run` tells as it goes (the console prints it)."""
+
+    def started(self, total: int) -> None: ...
+
+    def sending(self, plan: ImportPlan) -> None: ...
+
+    def landed(self, plan: ImportPlan, result: ImportResult) -> None: ...
 
 
-def plan_imports(s: Settings, paths: Sequence[Path], options: ImportOptions, record: RunRecord | None,
-                 folder: Path, *, separate: bool = False) -> tuple[ImportPlan, list[tuple[Batch, ImportPlan]]]:
-    """Every report checked and batched; the first request's plan and the followers' (for a dry run, the
-    followers target ``PLACEHOLDER_KEY``)."""
-    checked = check_reports(paths, options.fmt, record, allow_stale=options.allow_stale)
-    batches = make_batches(checked, s, folder, separate=separate)
-    report = ReportInfo([(p, fmt) for p, fmt, _ in checked])
-    first = prepare_plan(s, batches[0], options, record, report)
-    if s.test_exec_key and s.test_environments:
-        note = (f"Xray replaces the Test Environments of {s.test_exec_key} with the ones sent "
-                f"({';'.join(s.test_environments)}); it does not add to them")
-        first = replace(first, notes=(*first.notes, note))
-    follow_s = s if separate or s.test_exec_key else s.with_(test_exec_key=PLACEHOLDER_KEY)
-    follow_opts = options if separate else ImportOptions(fmt=options.fmt, allow_stale=True, settings_templates=False)
-    followers = [(b, prepare_plan(follow_s, b, follow_opts, record, report)) for b in batches[1:]]
-    return first, followers
+def send_run(client: XrayClient, run: RunPlan, events: Events, *, parallel: int = 2) -> ImportOutcome:
+    """Send the first request, then the followers (bound to its key) ``parallel`` at a time.
 
-
-def import_reports(s: Settings, paths: Sequence[Path], options: ImportOptions, client: XrayClient,
-                   record: RunRecord | None = None, *, separate: bool = False, parallel: int = 2,
-                   on_plan: Callable[[ImportPlan], None] | None = None,
-                   on_result: Callable[[ImportPlan, ImportResult], None] | None = None,
-                   on_start: Callable[[int], None] | None = None) -> ImportOutcome:
-    """Import every report into one Test Execution (or one each with ``separate``).
-
-    The first request creates the Test Execution (unless one is given); the others import into its key
-    through the standard endpoints, ``parallel`` at a time. Everything is checked before anything is sent.
-    """
+    Every request is tried; a failure raises :class:`ImportFailed` with what landed. An interrupt while
+    followers are under way cancels those not started yet and re-raises."""
     started = time.monotonic()
     outcome = ImportOutcome()
-    with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
-        first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
-        if on_start:
-            on_start(1 + len(followers))
+    events.started(len(run.plans))
 
-        def send(plan: ImportPlan) -> tuple[ImportPlan, ImportResult]:
-            if on_plan:
-                on_plan(plan)
-            result = client.send(plan)
-            if on_result:
-                on_result(plan, result)
-            return plan, result
+    def send(plan: ImportPlan) -> tuple[ImportPlan, ImportResult]:
+        events.sending(plan)
+        result = client.send(plan)
+        events.landed(plan, result)
+        return plan, result
 
-        outcome.results.append(send(first))
-        key = outcome.results[0][1].key
-        if followers and not separate and not s.test_exec_key:
-            follow_s = s.with_(test_exec_key=key)
-            follow_opts = ImportOptions(fmt=options.fmt, allow_stale=True, settings_templates=False)
-            plans = [prepare_plan(follow_s, b, follow_opts, record) for b, _ in followers]
-        else:
-            plans = [plan for _, plan in followers]
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = [pool.submit(send, plan) for plan in plans]
-        failed: list[XrayTasksError] = []
-        for future in futures:  # every request is tried; what landed is kept and reported
+    try:
+        outcome.results.append(send(run.first))
+    except XrayTasksError as exc:
+        outcome.duration = time.monotonic() - started
+        raise ImportFailed(exc, outcome) from None
+    except KeyboardInterrupt as stop:
+        outcome.duration = time.monotonic() - started
+        creates = "the Test Execution may have been created" if run.first.creates_execution else \
+            f"the results may or may not be in {run.first.test_exec_key}"
+        raise Interrupted(f"interrupted while sending the first request; {creates}",
+                          "look in the project before running again", signum=_signum(stop),
+                          outcome=outcome) from None
+    key = outcome.results[0][1].key
+    plans = [p.bind(key) if p.follower else p for p in run.followers]
+    failed: list[XrayTasksError] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel))
+    try:
+        futures: list[Future[tuple[ImportPlan, ImportResult]]] = [pool.submit(send, p) for p in plans]
+        for future in futures:  # in order; every request is tried, what landed is kept
             try:
                 outcome.results.append(future.result())
             except XrayTasksError as exc:
                 failed.append(exc)
-    outcome.duration = time.monotonic() - started
+    except KeyboardInterrupt as stop:
+        client.abort()  # requests under way end now; those not started never start
+        pool.shutdown(wait=True, cancel_futures=True)
+        outcome.duration = time.monotonic() - started
+        rest = len(run.plans) - len(outcome.results)
+        raise Interrupted(f"interrupted: {len(outcome.results)} of {len(run.plans)} requests were imported into "
+                          f"{', '.join(outcome.keys)}; {rest} may be missing or partly imported",
+                          f"import the remaining reports with --test-exec {key}" if not run.separate else
+                          "check the Test Executions before running again", signum=_signum(stop),
+                          outcome=outcome) from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        outcome.duration = time.monotonic() - started
     if failed:
-        error = failed[0]
-        more = f"; {len(failed) - 1} other request(s) failed too" if len(failed) > 1 else ""
-        error.message += (f" ({len(outcome.results)} of {len(outcome.results) + len(failed)} requests were "
-                          f"imported, into {', '.join(outcome.keys)}{more})")
-        error.outcome = outcome  # type: ignore[attr-defined]
-        raise error
+        raise ImportFailed(failed[0], outcome, failed=len(failed))
     return outcome

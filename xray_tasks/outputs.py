@@ -1,37 +1,48 @@
-"""What an import leaves for people and machines: the summary object, the summary file, CI outputs.
+"""What an import leaves for machines: the summary object, the summary file, CI outputs.
 
 The same dictionary is printed by ``--json``, written by ``--summary-file``, and condensed into
-``GITHUB_OUTPUT`` (``test-exec-key=…``) and a Markdown table in ``GITHUB_STEP_SUMMARY`` when those
-are set. It holds keys, URLs, files and counts — never a credential.
+``GITHUB_OUTPUT`` (``test-exec-key=…``) and a Markdown table in ``GITHUB_STEP_SUMMARY`` when those are
+set. It holds keys, URLs, files and counts — never a credential (it is redacted before it is written).
+
+These files are written *after* the import landed and after its key was printed: a file that cannot be
+written is a warning naming it (:func:`write_outputs` returns the warnings), never an error that would
+hide the key and make a rerun create a duplicate Test Execution.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xray_tasks.formats import FORMAT_LABELS
+from xray_tasks.redaction import redact_data
 
 if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome
 
-__all__ = ["summary", "write_ci_outputs", "write_summary_file"]
+__all__ = ["SUMMARY_KIND", "summary", "write_outputs"]
+
+#: marks a summary file, so a later run never takes it for a report
+SUMMARY_KIND = "xray-tasks/summary"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def summary(outcome: ImportOutcome, totals: Mapping[str, int] | None = None, *,
-            tests_exit: int | None = None, error: str | None = None) -> dict[str, Any]:
+            tests_exit: int | None = None, error: str | None = None, exit_code: int | None = None) -> dict[str, Any]:
     """One JSON-able object describing the whole import."""
     first_plan, first = outcome.results[0] if outcome.results else (None, None)
-    requests = [{
+    requests: list[dict[str, Any]] = [{
         "key": result.key, "endpoint": plan.endpoint, "format": plan.format, "status": result.status,
         "files": [str(p) for p in plan.files], "seconds": round(result.duration, 3), "attempts": result.attempts,
     } for plan, result in outcome.results]
     files = [{"file": f, "format": r["format"], "key": r["key"], "status": "imported"}
              for r in requests for f in r["files"]]
-    return {
+    data: dict[str, Any] = {
+        "kind": SUMMARY_KIND,
         "key": first.key if first else None,
         "keys": outcome.keys,
         "id": first.id if first else None,
@@ -46,32 +57,59 @@ def summary(outcome: ImportOutcome, totals: Mapping[str, int] | None = None, *,
         "tests_exit_code": tests_exit,
         "error": error,
     }
+    if exit_code is not None:
+        data["exit_code"] = exit_code
+    return data
 
 
-def write_summary_file(path: str, data: Mapping[str, Any]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def write_ci_outputs(data: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
-    """GitHub Actions: step outputs and a job-summary table, when the runner provides the files."""
+def write_outputs(data: Mapping[str, Any], summary_file: str | None = None,
+                  environ: Mapping[str, str] | None = None) -> list[str]:
+    """Write the summary file and the GitHub Actions files that apply; return a warning per file that
+    could not be written."""
     environ = os.environ if environ is None else environ
-    if environ.get("GITHUB_OUTPUT"):
-        with open(environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as fh:
-            fh.write(f"test-exec-key={data.get('key') or ''}\n")
-            fh.write(f"test-exec-keys={','.join(data.get('keys') or [])}\n")
-            fh.write(f"test-exec-url={data.get('url') or ''}\n")
-    if environ.get("GITHUB_STEP_SUMMARY"):
-        totals = data.get("totals") or {}
-        lines = ["### Xray import", "", "| Test Execution | Format | Files | Passed | Failed | Skipped |",
-                 "| --- | --- | --- | --- | --- | --- |"]
-        key = data.get("key") or "—"
-        link = f"[{key}]({data['url']})" if data.get("url") else key
-        label = FORMAT_LABELS.get(str(data.get("format")), str(data.get("format")))
-        lines.append(f"| {link} | {label} | {len(data.get('files') or [])} | {totals.get('passed', '')} | "
-                     f"{totals.get('failed', '')} | {totals.get('skipped', '')} |")
-        if data.get("error"):
-            lines += ["", f"**Import failed:** {data['error']}"]
-        with open(environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n\n")
+    clean: Mapping[str, Any] = redact_data(data)
+    warnings: list[str] = []
+    writers = [(summary_file, "--summary-file", _summary_text(clean), "w"),
+               (environ.get("GITHUB_OUTPUT"), "GITHUB_OUTPUT", _github_output(clean), "a"),
+               (environ.get("GITHUB_STEP_SUMMARY"), "GITHUB_STEP_SUMMARY", _step_summary(clean), "a")]
+    for path, name, text, mode in writers:
+        if not path:
+            continue
+        try:
+            target = Path(path)
+            if mode == "w":
+                target.parent.mkdir(parents=True, exist_ok=True)
+            with target.open(mode, encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            warnings.append(f"could not write {name} {path}: {exc.strerror or exc}; the import itself succeeded")
+    return warnings
+
+
+def _summary_text(data: Mapping[str, Any]) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _safe(value: Any) -> str:
+    """A value for a ``name=value`` line: no line break or control character can add lines of its own."""
+    return _UNSAFE.sub("", str(value or ""))
+
+
+def _github_output(data: Mapping[str, Any]) -> str:
+    return (f"test-exec-key={_safe(data.get('key'))}\n"
+            f"test-exec-keys={_safe(','.join(data.get('keys') or []))}\n"
+            f"test-exec-url={_safe(data.get('url'))}\n")
+
+
+def _step_summary(data: Mapping[str, Any]) -> str:
+    totals = data.get("totals") or {}
+    lines = ["### Xray import", "", "| Test Execution | Format | Files | Passed | Failed | Skipped |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    key = _safe(data.get("key")) or "—"
+    link = f"[{key}]({_safe(data['url'])})" if data.get("url") else key
+    label = FORMAT_LABELS.get(str(data.get("format")), str(data.get("format")))
+    lines.append(f"| {link} | {label} | {len(data.get('files') or [])} | {totals.get('passed', '')} | "
+                 f"{totals.get('failed', '')} | {totals.get('skipped', '')} |")
+    if data.get("error"):
+        lines += ["", f"**Import failed:** {_safe(data['error'])}"]
+    return "\n".join(lines) + "\n\n"

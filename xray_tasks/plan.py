@@ -1,6 +1,6 @@
 """The import plan: which endpoint, which query, which body — decided without any I/O.
 
-Xray's import API differs by format and deployment (see ``../shared/xray-api.md`` §3, §4, §8):
+Xray's import API differs by format and deployment (``docs/xray-api.md``, "Imports"):
 
 * Cloud, XML formats (junit, testng, nunit, xunit, robot): the report is the raw body, options are
   query parameters.
@@ -13,25 +13,48 @@ Xray's import API differs by format and deployment (see ``../shared/xray-api.md`
 
 :func:`decide` picks standard or multipart from what the user asked for and refuses what the API
 cannot do; :func:`build_plan` assembles the request. Neither reads files nor talks to the network.
+
+A *follower* is a request that imports into the Test Execution the first request of the same run
+creates: it is planned once, with its key unknown, and :meth:`ImportPlan.bind` fills the key in when the
+first request has answered.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from xray_tasks.errors import SettingsError
 from xray_tasks.formats import FORMAT_LABELS, JSON_FORMATS
 from xray_tasks.settings import Settings
 
-__all__ = ["Decision", "ImportPlan", "Part", "build_plan", "decide", "endpoint_path", "implied_templates",
+__all__ = ["Decision", "ImportPlan", "Part", "Request", "build_plan", "decide", "endpoint_path", "implied_templates",
            "unused_options"]
 
 CONTENT_TYPES = {True: "application/json", False: "application/xml"}
+#: how a dry run shows the key of the Test Execution that request 1 will create
+FIRST_KEY = "<key created by request 1>"
+
+
+@dataclass
+class Request:
+    """One HTTP request to send, as data: the transport opens the report files it names for each attempt."""
+
+    method: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    content: bytes | None = None
+    json: Any = None
+    files: list[tuple[str, tuple[str, bytes | str, str]]] = field(default_factory=list)  # str: a file path
+    path: str | None = None  # a raw body streamed from this file
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
 
 
 @dataclass(frozen=True)
@@ -65,13 +88,33 @@ class ImportPlan:
     report: Path
     multipart: bool
     content_type: str | None = None  # raw body only
-    body: bytes | None = None  # raw body rewritten in memory (Xray JSON with options), else the file
+    document: Mapping[str, Any] | None = None  # Xray JSON with the options written in; else the file is sent
     parts: tuple[Part, ...] = ()
     rendered: Mapping[str, Any] = field(default_factory=dict)  # part name -> parsed JSON
     notes: tuple[str, ...] = ()
     creates_execution: bool = True
     test_exec_key: str | None = None
     sources: tuple[Path, ...] = ()  # the original reports when ``report`` is a merge of several
+    follower: bool = False  # imports into the Test Execution the run's first request creates
+
+    @property
+    def body(self) -> bytes | None:
+        """The raw body when it is not the report file as it is (Xray JSON rewritten with the options)."""
+        return _dump(self.document) if self.document is not None else None
+
+    @property
+    def bound(self) -> bool:
+        return not self.follower or self.test_exec_key is not None
+
+    def bind(self, key: str) -> ImportPlan:
+        """This follower, aimed at ``key`` (the Test Execution the first request created)."""
+        if not self.follower:
+            raise ValueError("only a follower plan imports into a key it learns later")
+        if self.document is not None:
+            return replace(self, test_exec_key=key, document={**self.document, "testExecutionKey": key})
+        if self.format == "xray":
+            raise ValueError("an Xray JSON follower carries its document")
+        return replace(self, test_exec_key=key, query={**self.query, "testExecKey": key})
 
     @property
     def files(self) -> tuple[Path, ...]:
@@ -85,8 +128,25 @@ class ImportPlan:
         return self.files[0].name if self.files[0] == self.report else f"part of {self.files[0].name}"
 
     def url(self, base_url: str) -> str:
-        query = f"?{urlencode(self.query)}" if self.query else ""
-        return f"{base_url}{self.endpoint}{query}"
+        query = dict(self.query)
+        if not self.bound and self.format != "xray":
+            query["testExecKey"] = FIRST_KEY
+        shown = f"?{urlencode(query)}" if query else ""
+        return f"{base_url}{self.endpoint}{shown}"
+
+    def request(self, base_url: str) -> Request:
+        """The HTTP request (report files are named, not opened: the transport streams them)."""
+        if not self.bound:
+            raise ValueError("a follower must be bound to the first request's key before it is sent")
+        url = self.url(base_url)
+        if not self.multipart:
+            headers = {"Content-Type": self.content_type or "application/octet-stream"}
+            if self.document is not None:
+                return Request("POST", url, headers=headers, content=self.body)
+            return Request("POST", url, headers=headers, path=str(self.report))
+        files: list[tuple[str, tuple[str, bytes | str, str]]] = [
+            (p.name, (p.filename, p.data if p.data is not None else str(p.path), p.content_type)) for p in self.parts]
+        return Request("POST", url, files=files)
 
     def describe(self, base_url: str, auth: str) -> str:
         """Human-readable request, as a dry run prints it; the credential is always redacted."""
@@ -94,10 +154,12 @@ class ImportPlan:
         label = f"{FORMAT_LABELS[self.format]}{', detected from content' if self.detected else ''}"
         if not self.multipart:
             lines.append(f"  Content-Type: {self.content_type}")
-            how = "rewritten in memory with the options above" if self.body is not None else "streamed"
+            how = "rewritten in memory with the options above" if self.document is not None else "streamed"
             lines.append(f"  body: {self._what()} ({label}; {how})")
-            if self.body is not None and self.format == "xray":  # show what the options changed
-                merged = json.loads(self.body)
+            if self.document is not None:  # show what the options changed
+                merged = dict(self.document)
+                if not self.bound:
+                    merged["testExecutionKey"] = FIRST_KEY
                 shown = {k: merged[k] for k in ("testExecutionKey", "info") if k in merged}
                 lines.append("  --- in the report ---")
                 lines.extend("  " + line for line in json.dumps(shown, indent=2, ensure_ascii=False).splitlines())
@@ -110,7 +172,7 @@ class ImportPlan:
                 lines.append(f"  --- {name} ---")
                 lines.extend("  " + line for line in json.dumps(data, indent=2, ensure_ascii=False).splitlines())
         lines.append("  creates a new Test Execution" if self.creates_execution
-                     else f"  imports into {self.test_exec_key}")
+                     else f"  imports into {self.test_exec_key or 'the Test Execution request 1 creates'}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
 
@@ -131,13 +193,14 @@ class ImportPlan:
             "parts": [{"name": p.name, "filename": p.filename, "content_type": p.content_type} for p in self.parts],
             "rendered": dict(self.rendered), "notes": list(self.notes),
             "creates_execution": self.creates_execution, "test_exec_key": self.test_exec_key,
+            "into_first_request": self.follower,
         }
 
 
-def endpoint_path(api_root: str, fmt: str, multipart: bool) -> str:
-    """``/api/v2/import/execution/junit/multipart`` and the like, under :attr:`Settings.api_root`."""
+def endpoint_path(api_path: str, fmt: str, multipart: bool) -> str:
+    """``/api/v2/import/execution/junit/multipart`` and the like, under :attr:`Settings.api_path`."""
     fmt_path = "" if fmt == "xray" else f"/{fmt}"
-    return f"{api_root}/import/execution{fmt_path}{'/multipart' if multipart else ''}"
+    return f"{api_path}/import/execution{fmt_path}{'/multipart' if multipart else ''}"
 
 
 def _execution_options(s: Settings) -> list[str]:
@@ -147,15 +210,22 @@ def _execution_options(s: Settings) -> list[str]:
 
 
 def decide(s: Settings, fmt: str, *, multipart: bool = False, templates: bool = False,
-           variables: bool = False, implied: str | None = None) -> Decision:
+           variables: bool = False, implied: str | None = None, follower: bool = False) -> Decision:
     """Choose standard or multipart; refuse combinations the API cannot do, with the reason.
 
     ``multipart`` is the user's ``--multipart``; ``templates`` and ``variables`` say whether they gave
     ``--info-template``/``--test-info-template`` or ``--var`` (only multipart uses them). ``implied``
     names template settings from the environment, ``.env`` or ``invoke.yaml`` (``XRAY_VAR_*``,
     ``XRAY_TEMPLATE_DIR``): they choose multipart too, except when importing into an existing Test
-    Execution, where they are left unused with a note.
+    Execution, where they are left unused with a note. A ``follower`` imports into the Test Execution
+    the run's first request creates: always the standard endpoint, which can.
     """
+    if follower:
+        if fmt in ("cucumber", "behave"):
+            raise SettingsError(f"cannot import {FORMAT_LABELS[fmt]} into the Test Execution another request "
+                                "creates: Xray's endpoints for it take no testExecKey",
+                                "import the Cucumber/Behave reports in a run of their own")
+        return Decision(multipart=False)
     notes: list[str] = []
     want = multipart
     if not want and (templates or variables):
@@ -218,18 +288,18 @@ def implied_templates(s: Settings) -> str | None:
 
 def build_plan(s: Settings, report: Path, fmt: str, decision: Decision, *, detected: bool = False,
                info: Mapping[str, Any] | None = None, test_info: Mapping[str, Any] | None = None,
-               xray_report: Mapping[str, Any] | None = None) -> ImportPlan:
-    """Assemble the request. ``xray_report`` is the parsed Xray JSON when options must go inside it."""
+               xray_report: Mapping[str, Any] | None = None, sources: tuple[Path, ...] = (),
+               follower: bool = False) -> ImportPlan:
+    """Assemble the request. ``xray_report`` is the parsed Xray JSON when options must go inside it;
+    ``follower`` plans a request into the Test Execution the run's first request creates."""
     is_json = fmt in JSON_FORMATS
-    endpoint = endpoint_path(s.api_root, fmt, decision.multipart)
+    endpoint = endpoint_path(s.api_path, fmt, decision.multipart)
     notes = list(decision.notes)
-    common = {"deployment": s.deployment, "format": fmt, "detected": detected, "endpoint": endpoint,
-              "report": report}
     if decision.multipart:
         if info is None:
             raise ValueError("a multipart plan needs the rendered info")
         # Cloud names the report part "results"; Server "result" for JSON formats and "file" for XML.
-        report_part = "results" if s.deployment == "cloud" else ("result" if is_json else "file")
+        report_part = "results" if s.is_cloud else ("result" if is_json else "file")
         parts = [Part(report_part, report.name, CONTENT_TYPES[is_json], path=report),
                  Part("info", "info.json", "application/json", data=_dump(info))]
         notes += unused_options(s, info)
@@ -237,37 +307,42 @@ def build_plan(s: Settings, report: Path, fmt: str, decision: Decision, *, detec
         if test_info is not None:
             parts.append(Part("testInfo", "testInfo.json", "application/json", data=_dump(test_info)))
             rendered["testInfo"] = test_info
-        return ImportPlan(**common, query={}, multipart=True, parts=tuple(parts), rendered=rendered,
-                          notes=tuple(notes), creates_execution=True)
+        return ImportPlan(s.deployment, fmt, detected, endpoint, {}, report, multipart=True, parts=tuple(parts),
+                          rendered=rendered, notes=tuple(notes), creates_execution=True, sources=sources)
 
+    exec_key = s.test_exec_key
     if is_json:
-        body = None
+        document = None
         if fmt == "xray" and xray_report is not None:
-            merged, changed = merge_xray_options(s, xray_report)
+            merged, changed = merge_xray_options(s, xray_report, follower=follower)
             if changed:
-                body = _dump(merged)
+                document = merged
                 notes.append(f"set {', '.join(changed)} inside the Xray JSON (its endpoint takes no query "
                              "parameters)")
-        exec_key = (s.test_exec_key or (xray_report or {}).get("testExecutionKey")) if fmt == "xray" else None
-        return ImportPlan(**common, query={}, multipart=False, content_type="application/json", body=body,
-                          notes=tuple(notes), creates_execution=not exec_key, test_exec_key=exec_key)
+            exec_key = exec_key or (str(merged["testExecutionKey"]) if merged.get("testExecutionKey") else None)
+        elif fmt != "xray":
+            exec_key = None
+        return ImportPlan(s.deployment, fmt, detected, endpoint, {}, report, multipart=False,
+                          content_type="application/json", document=document, notes=tuple(notes),
+                          creates_execution=not (exec_key or follower), test_exec_key=exec_key, sources=sources,
+                          follower=follower)
 
     query = standard_query(s)
-    if s.deployment == "cloud":
-        return ImportPlan(**common, query=query, multipart=False, content_type="application/xml",
-                          notes=tuple(notes), creates_execution=not s.test_exec_key,
-                          test_exec_key=s.test_exec_key)
-    parts = (Part("file", report.name, "application/xml", path=report),)
-    return ImportPlan(**common, query=query, multipart=True, parts=parts, notes=tuple(notes),
-                      creates_execution=not s.test_exec_key, test_exec_key=s.test_exec_key)
+    parts_: tuple[Part, ...] = ()
+    if not s.is_cloud:
+        parts_ = (Part("file", report.name, "application/xml", path=report),)
+    return ImportPlan(s.deployment, fmt, detected, endpoint, query, report, multipart=not s.is_cloud,
+                      content_type=None if parts_ else "application/xml", parts=parts_, notes=tuple(notes),
+                      creates_execution=not (exec_key or follower), test_exec_key=exec_key, sources=sources,
+                      follower=follower)
 
 
 def unused_options(s: Settings, info: Mapping[str, Any]) -> list[str]:
     """Notes for options the rendered ``info`` leaves out (a custom template that ignores them), so no
     option is dropped without a word."""
-    fields = info.get("fields") if isinstance(info.get("fields"), Mapping) else {}
+    fields = _mapping(info.get("fields"))
     if s.deployment == "cloud":
-        xray = info.get("xrayFields") if isinstance(info.get("xrayFields"), Mapping) else {}
+        xray = _mapping(info.get("xrayFields"))
         plan, envs = xray.get("testPlanKey"), xray.get("environments")
         plan_at, envs_at = "xrayFields.testPlanKey", "xrayFields.environments"
     else:
@@ -280,11 +355,16 @@ def unused_options(s: Settings, info: Mapping[str, Any]) -> list[str]:
     if s.test_environments and not set(s.test_environments) <= set(envs if isinstance(envs, list) else []):
         notes.append(f"the rendered info lacks test environments {';'.join(s.test_environments)} at {envs_at}: "
                      "the template ignores them")
-    versions = fields.get("fixVersions") if isinstance(fields.get("fixVersions"), list) else []
+    listed = fields.get("fixVersions")
+    versions: list[Any] = listed if isinstance(listed, list) else []
     if s.fix_version and not any(isinstance(v, Mapping) and v.get("name") == s.fix_version for v in versions):
         notes.append(f"the rendered info has no fix version {s.fix_version} in fields.fixVersions: the template "
                      "ignores it")
     return notes
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def standard_query(s: Settings) -> dict[str, str]:
@@ -295,11 +375,15 @@ def standard_query(s: Settings) -> dict[str, str]:
     return {k: v for k, v in query.items() if v}
 
 
-def merge_xray_options(s: Settings, report: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Put the options into an Xray JSON report (options win over the report's own values)."""
+def merge_xray_options(s: Settings, report: Mapping[str, Any], *, follower: bool = False
+                       ) -> tuple[dict[str, Any], list[str]]:
+    """Put the options into an Xray JSON report (options win over the report's own values); a follower's
+    ``testExecutionKey`` is written when it is bound."""
     merged = dict(report)
     changed: list[str] = []
-    if s.test_exec_key and merged.get("testExecutionKey") != s.test_exec_key:
+    if follower:
+        changed.append("testExecutionKey")
+    elif s.test_exec_key and merged.get("testExecutionKey") != s.test_exec_key:
         merged["testExecutionKey"] = s.test_exec_key
         changed.append("testExecutionKey")
     info = dict(merged.get("info") or {})
@@ -310,7 +394,7 @@ def merge_xray_options(s: Settings, report: Mapping[str, Any]) -> tuple[dict[str
         if value and info.get(key) != value:
             info[key] = value
             changed.append(f"info.{key}")
-    if info and not info.get("summary") and not merged.get("testExecutionKey"):
+    if info and not info.get("summary") and not merged.get("testExecutionKey") and not follower:
         # Xray needs a summary once "info" creates the Test Execution; the report had none.
         info["summary"] = "Execution results imported by xray-tasks"
         changed.append("info.summary")
@@ -319,5 +403,5 @@ def merge_xray_options(s: Settings, report: Mapping[str, Any]) -> tuple[dict[str
     return merged, changed
 
 
-def _dump(data: Mapping[str, Any]) -> bytes:
+def _dump(data: Mapping[str, Any] | None) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode("utf-8")

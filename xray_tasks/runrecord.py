@@ -26,6 +26,12 @@ class RunRecord:
     exit_code: int
     reports: tuple[str, ...] = ()
     cwd: str = field(default_factory=os.getcwd)
+    #: the xray-tasks process that ran the tests: a later step of the same ``invoke`` call ends with their code
+    recorded_by: int = field(default_factory=os.getpid)
+
+    @property
+    def this_process(self) -> bool:
+        return self.recorded_by == os.getpid()
 
     @property
     def duration(self) -> float:
@@ -61,6 +67,7 @@ def load_record(path: Path) -> RunRecord | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         return RunRecord(command=str(data["command"]), started=float(data["started"]),
                          finished=float(data["finished"]), exit_code=int(data["exit_code"]),
-                         reports=tuple(data.get("reports") or ()), cwd=str(data.get("cwd", "")))
+                         reports=tuple(data.get("reports") or ()), cwd=str(data.get("cwd", "")),
+                         recorded_by=int(data.get("recorded_by", 0)))
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -12,10 +12,14 @@ Heavy imports (httpx, Jinja2, the sandbox) happen inside the tasks, so ``--help`
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 from invoke.collection import Collection
@@ -23,25 +27,54 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xray_tasks.errors import SettingsError, XrayTasksError, redact
+from xray_tasks.console import err
+from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
+from xray_tasks.importer import ImportOptions
+from xray_tasks.redaction import redact
+from xray_tasks.runrecord import load_record
 from xray_tasks.settings import Settings, resolve_settings
-from xray_tasks.workflow import Output, StepEnd, client_for, err, import_step, run_test_command
+from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
 __all__ = ["authenticate", "ci", "demo", "doctor", "import_results", "ns", "run_tests", "sandbox"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
 def exits_cleanly(func: F) -> F:
-    """Turn our errors into ``Exit(message, code)`` so no user error ends in a traceback."""
+    """Turn our errors into ``Exit(message, code)`` so no user error ends in a traceback, and an interrupt
+    (Ctrl-C, or SIGTERM while the task runs) into exit 130 / 143 after everything has unwound."""
 
     @functools.wraps(func)
     def wrapper(c: Context, *args: Any, **kwargs: Any) -> Any:
         try:
-            return func(c, *args, **kwargs)
+            with _sigterm_interrupts():
+                return func(c, *args, **kwargs)
         except XrayTasksError as exc:
             raise Exit(redact(f"xray-tasks: error: {exc}"), code=exc.exit_code) from None
+        except KeyboardInterrupt as stop:
+            signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
+            name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+            raise Exit(f"xray-tasks: interrupted ({name})", code=128 + signum) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While a task runs, SIGTERM raises :class:`Terminated` the way Ctrl-C raises KeyboardInterrupt, so
+    temporary files are removed and requests under way are cut (only the main thread gets signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def end_step(end: StepEnd | None) -> None:
@@ -107,11 +140,11 @@ def authenticate(c: Context, print_token: bool = False, force: bool = False, bas
         raise SettingsError("--print-token: Xray Server/DC has no token to print; requests carry the personal "
                             "access token or user/password themselves",
                             "use XRAY_SERVER_TOKEN (or XRAY_SERVER_USER/XRAY_SERVER_PASSWORD) in your script")
-    with client_for(s) as client:
+    from xray_tasks.client import XrayClient
+
+    with XrayClient(s, log=err) as client:
         if not s.is_cloud:
-            me = client.check_server_credentials()
-            who = me.get("name") or me.get("displayName") or "the configured user"
-            err(f"authenticated to Xray Server/DC at {s.base_url} as {who} ({client.auth_scheme()})")
+            err(f"Xray Server/DC at {s.base_url}: {client.whoami()}")
             return
         token = client.authenticate(force=force)
     if print_token:
@@ -144,9 +177,17 @@ IMPORT_HELP = {
 def _import_flags(project: str | None, test_exec: str | None, test_plan: str | None, test_env: list[str] | None,
                   revision: str | None, fix_version: str | None, report: list[str] | None,
                   format: str | None) -> dict[str, Any]:
+    check_reports_given(report)
     return {"project_key": project, "test_exec_key": test_exec, "test_plan_key": test_plan,
             "test_environments": tuple(test_env or ()) or None, "revision": revision,
             "fix_version": fix_version, "report": tuple(report or ()) or None, "report_format": format}
+
+
+def check_reports_given(report: list[str] | None) -> None:
+    """``--report ""`` (an unset CI variable, typically) is an error, not a silent fall-back to XRAY_REPORT."""
+    if report and any(not r.strip() for r in report):
+        raise SettingsError("--report was given an empty path (an unset CI variable?)",
+                            "pass the report's path, directory or glob, or leave --report out to use XRAY_REPORT")
 
 
 OUTPUT_HELP = {
@@ -170,8 +211,6 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
                    deployment: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link."""
-    from xray_tasks.importer import ImportOptions
-
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
                                         format),
@@ -179,17 +218,15 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                      variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale)
-    tests_exit = c.config.get("xray_tasks_tests_exit", None)
-    if tests_exit is None and exit_with_tests:
-        from xray_tasks.runrecord import load_record
-
-        record = load_record(Path(s.state_file))
-        if record is None:
-            raise SettingsError(f"--exit-with-tests: no test run recorded in {s.state_file}",
-                                "run the tests with run-tests first (in this directory)")
-        tests_exit = record.exit_code
-    end_step(import_step(s, options, Output(json, quiet, summary_file), dry_run=dry_run, separate=separate,
-                         parallel=whole_number(parallel, "--parallel", 2, low=1, high=32), tests_exit=tests_exit))
+    record = load_record(Path(s.state_file))
+    if exit_with_tests and record is None:
+        raise SettingsError(f"--exit-with-tests: no test run recorded in {s.state_file}",
+                            "run the tests with run-tests first (in this directory)")
+    # the tests' code ends the step when asked, or when run-tests ran earlier in this same invoke call
+    tests_exit = record.exit_code if record and (exit_with_tests or record.this_process) else None
+    end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), record, dry_run=dry_run,
+                         separate=separate, parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
+                         tests_exit=tests_exit))
 
 
 @task(auto_shortflags=False, help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
@@ -199,9 +236,9 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
 @exits_cleanly
 def run_tests(c: Context, command: str | None = None, report: list[str] | None = None, clean: bool = False) -> None:
     """Run the tests and record the run for import-results (test failures don't stop the chain)."""
+    check_reports_given(report)
     s = settings_for(c, test_command=command, report=tuple(report or ()) or None)
-    # a later import-results in the same invoke call ends with the tests' code
-    c.config["xray_tasks_tests_exit"] = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
+    run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
 
 
 IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
@@ -221,8 +258,6 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
        base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
     """Run the tests, authenticate and import the results; exit with the tests' exit code."""
-    from xray_tasks.importer import ImportOptions
-
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
@@ -230,8 +265,8 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables))
     tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
-    end_step(import_step(s, options, Output(json, quiet, summary_file), separate=separate,
-                         parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
+    end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), load_record(Path(s.state_file)),
+                         separate=separate, parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
                          tests_exit=tests_exit))
 
 

@@ -3,53 +3,38 @@
 Plain functions over :class:`~xray_tasks.settings.Settings`, shared by the Invoke tasks and the demo.
 They raise :class:`~xray_tasks.errors.XrayTasksError` for user errors and never exit the process;
 the tasks turn errors and :class:`StepEnd` into Invoke's ``Exit``.
+
+An import step goes one way: settings → reports (:mod:`~xray_tasks.reports`) → plan
+(:mod:`~xray_tasks.importer`, :mod:`~xray_tasks.plan`) → client (:mod:`~xray_tasks.client`) → outcome →
+what people see (:mod:`~xray_tasks.console`) → what machines read (:mod:`~xray_tasks.outputs`).
 """
 
 from __future__ import annotations
 
-import json as _json
 import os
 import sys
-import threading
+import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xray_tasks.errors import SettingsError, XrayTasksError, redact
+from xray_tasks import outputs
+from xray_tasks.console import Console, err
+from xray_tasks.errors import ImportFailed, Interrupted, SettingsError, XrayTasksError
+from xray_tasks.importer import ImportOptions, ImportOutcome, plan_run, send_run
+from xray_tasks.reports import find_reports
+from xray_tasks.runrecord import RunRecord, save_record
 from xray_tasks.settings import Settings
 
 if TYPE_CHECKING:
     from invoke.context import Context
 
-    from xray_tasks.client import ImportResult, XrayClient
-    from xray_tasks.importer import ImportOptions, ImportOutcome
-    from xray_tasks.plan import ImportPlan
+__all__ = ["OutputOptions", "StepEnd", "import_step", "perform_import", "run_test_command"]
 
-__all__ = ["Output", "StepEnd", "client_for", "err", "import_step", "run_import", "run_test_command"]
-
-
-_ERR_LOCK = threading.Lock()
-
-
-def err(message: str) -> None:
-    """One line on stderr, secrets redacted; whole lines even when parallel requests report at once."""
-    with _ERR_LOCK:
-        sys.stderr.write(redact(message) + "\n")
-        sys.stderr.flush()
-
-
-def _some(paths: Sequence[Path], shown: int = 3) -> str:
-    """``a.xml, b.xml, c.xml and 47 more``: a progress line stays one readable line."""
-    names = ", ".join(str(p) for p in paths[:shown])
-    return f"{names} and {len(paths) - shown} more" if len(paths) > shown else names
-
-
-def client_for(s: Settings) -> XrayClient:
-    from xray_tasks.client import XrayClient
-
-    return XrayClient(s, log=err)
+#: import failures that XRAY_ON_ERROR=warn turns into a warning: Xray's refusals and outages, never a
+#: mistake in the configuration or the command line
+WARNABLE_EXIT_CODES = frozenset({16, 17, 18})
 
 
 @dataclass(frozen=True)
@@ -61,147 +46,103 @@ class StepEnd:
 
 
 @dataclass(frozen=True)
-class Output:
-    """How results are shown: text or JSON, quiet or not, and where summaries go."""
+class OutputOptions:
+    """How results are shown and kept: text or JSON, quiet or not, and the summary file."""
 
     as_json: bool = False
     quiet: bool = False
     summary_file: str | None = None
 
 
-def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False, separate: bool = False,
-               parallel: int = 2, tests_exit: int | None = None) -> ImportOutcome | None:
-    """Import the configured reports and print the result; None on a dry run."""
-    import tempfile
+def import_step(s: Settings, options: ImportOptions, out: OutputOptions, record: RunRecord | None = None, *,
+                dry_run: bool = False, separate: bool = False, parallel: int = 2,
+                tests_exit: int | None = None) -> StepEnd | None:
+    """Import, show and keep the result, then apply the failure policy; how the step must end, when not
+    with plain success.
 
-    from xray_tasks import formats, outputs
-    from xray_tasks.importer import import_reports, plan_imports
-    from xray_tasks.reports import ReportInfo, find_reports
-    from xray_tasks.runrecord import load_record
+    ``record`` is the test run recorded by run-tests (read once by the caller). An import error fails the
+    step (raised), or with XRAY_ON_ERROR=warn, for Xray's refusals and outages, is reported and the step
+    ends with the tests' exit code. A successful import of failed tests ends with the tests' code when
+    that code is known (``tests_exit``)."""
+    console = Console(as_json=out.as_json, quiet=out.quiet)
+    try:
+        outcome = perform_import(s, options, out, record, console, dry_run=dry_run, separate=separate,
+                                 parallel=parallel, tests_exit=tests_exit)
+    except XrayTasksError as exc:
+        if dry_run:
+            raise
+        return _failed(s, exc, out, console, record, tests_exit)
+    if outcome is not None and tests_exit:
+        return StepEnd(tests_exit, f"xray-tasks: tests failed (exit {tests_exit}); their results were imported "
+                                   f"into {', '.join(outcome.keys)}")
+    return None
 
-    record = load_record(Path(s.state_file))
-    live = sys.stderr.isatty() and not (out.quiet or out.as_json)
-    clear = "\x1b[K" if live else ""  # erase a live progress line before writing over it
 
-    def say(message: str) -> None:
-        if not (out.quiet or out.as_json):
-            err(clear + message)
+def perform_import(s: Settings, options: ImportOptions, out: OutputOptions, record: RunRecord | None,
+                   console: Console, *, dry_run: bool = False, separate: bool = False, parallel: int = 2,
+                   tests_exit: int | None = None) -> ImportOutcome | None:
+    """Import and show the result (the key first), then write the summary and CI files; None on a dry run."""
+    for note in s.notes:
+        console.say(f"note: {note}")
+    outcome = _import(s, options, record, console, dry_run=dry_run, separate=separate, parallel=parallel)
+    if outcome is None:
+        return None
+    data = outputs.summary(outcome, outcome_totals(outcome, out), tests_exit=tests_exit)
+    if out.as_json:  # the key goes out first: a side effect that fails below must not hide it
+        console.data(data)
+    else:
+        console.imported(outcome)
+    for warning in outputs.write_outputs(data, out.summary_file):
+        console.warn(warning)
+    return outcome
+
+
+def outcome_totals(outcome: ImportOutcome, out: OutputOptions) -> dict[str, int] | None:
+    """Per-status counts of what was imported, when something will show them (they cost a parse)."""
+    if not (out.as_json or out.summary_file or os.environ.get("GITHUB_STEP_SUMMARY")):
+        return None
+    from xray_tasks.reports import ReportInfo
+
+    return ReportInfo([(p, plan.format) for plan, _ in outcome.results for p in plan.files]).totals
+
+
+def _import(s: Settings, options: ImportOptions, record: RunRecord | None, console: Console, *, dry_run: bool,
+            separate: bool, parallel: int) -> ImportOutcome | None:
+    """Find, plan and send (or, for a dry run, show) the import; None on a dry run."""
+    from xray_tasks.client import XrayClient
 
     patterns = s.report
     if not patterns and record is not None and record.reports:
         # `run-tests --report X` in an earlier step (or earlier in this invoke call) names the reports
         patterns = tuple(p if os.path.isabs(p) else os.path.join(record.cwd or ".", p) for p in record.reports)
-        say(f"using the report(s) run-tests recorded in {s.state_file}: {', '.join(record.reports)}")
+        console.say(f"using the report(s) run-tests recorded in {s.state_file}: {', '.join(record.reports)}")
     paths = find_reports(patterns)
-
-    if dry_run:
-        with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
-            first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
-            plans = [first] + [p for _, p in followers]
-            auth = "Bearer" if s.is_cloud or s.server_token else "Basic"
-            if out.as_json:
-                print(_json.dumps({"dry_run": True, "requests": [p.to_dict(s.base_url) for p in plans]},
-                                  ensure_ascii=False))
-                return None
-            for i, plan in enumerate(plans, 1):
-                if plan.detected:
-                    say(f"detected {formats.FORMAT_LABELS[plan.format]} in {_some(plan.files)}")
-                print(f"request {i} of {len(plans)}:" if len(plans) > 1 else "request:")
-                print(plan.describe(s.base_url, auth))
-        print("dry run: nothing was sent")
-        return None
-
-    def on_plan(plan: ImportPlan) -> None:
-        if plan.detected:
-            say(f"detected {formats.FORMAT_LABELS[plan.format]} in {_some(plan.files)}")
-        for note in plan.notes:
-            say(f"note: {note}")
-
-    progress = {"done": 0, "total": 0}
-
-    def on_start(total: int) -> None:
-        progress["total"] = total
-        if live and total > 1:
-            print(f"importing {total} requests…", end="\r", file=sys.stderr, flush=True)
-
-    def on_result(plan: ImportPlan, result: ImportResult) -> None:
-        progress["done"] += 1
-        files = plan.files[0].name if len(plan.files) == 1 else f"{len(plan.files)} files"
-        count = f"[{progress['done']}/{progress['total']}] " if progress["total"] > 1 else ""
-        say(f"{count}POST {plan.endpoint} ({files}): {result.status} in {result.duration:.2f}s → {result.key}")
-        if live and progress["done"] < progress["total"]:  # a live line under the log, overwritten next time
-            print(f"  {progress['done']}/{progress['total']} requests done…", end="\r", file=sys.stderr, flush=True)
-
-    with client_for(s) as client:
-        outcome = import_reports(s, paths, options, client, record, separate=separate, parallel=parallel,
-                                 on_plan=on_plan, on_result=on_result, on_start=on_start)
-    wants_summary = out.as_json or out.summary_file or os.environ.get("GITHUB_STEP_SUMMARY")
-    totals = None
-    if wants_summary:
-        items = [(p, plan.format) for plan, _ in outcome.results for p in plan.files]
-        totals = ReportInfo(items).totals
-    data = outputs.summary(outcome, totals, tests_exit=tests_exit)
-    if out.summary_file:
-        outputs.write_summary_file(out.summary_file, data)
-    outputs.write_ci_outputs(data)
-    if out.as_json:
-        print(_json.dumps(data, ensure_ascii=False), flush=True)
-        return outcome
-    plan, result = outcome.results[0]
-    where = f": {result.url}" if result.url else " (set XRAY_JIRA_URL for a browse link)"
-    files = sorted({str(p) for plan_, _ in outcome.results for p in plan_.files})
-    what = plan.files[0].name if len(files) == 1 else f"{len(files)} reports"
-    label = " + ".join(dict.fromkeys(formats.FORMAT_LABELS[p.format] for p, _ in outcome.results))
-    if len(outcome.keys) == 1:
-        print(f"Imported {what} ({label}) into {result.key}{where}", flush=True)
-    else:
-        print(f"Imported {what} ({label}) into {len(outcome.keys)} Test Executions:", flush=True)
-        for p, r in outcome.results:
-            print(f"  {r.key} {r.url or ''}  ← {', '.join(f.name for f in p.files)}", flush=True)
-    return outcome
-
-
-def import_step(s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False,
-                separate: bool = False, parallel: int = 2, tests_exit: int | None = None) -> StepEnd | None:
-    """Import, then apply the failure policy; returns how the step must end when not with success.
-
-    An import error fails the step (raised), or with XRAY_ON_ERROR=warn is reported and the step ends
-    with the tests' exit code. A successful import of failed tests ends with the tests' code when the
-    tests' exit code is known (same call, or ``--exit-with-tests``)."""
-    from xray_tasks import outputs
-
-    try:
-        outcome = run_import(s, options, out, dry_run=dry_run, separate=separate, parallel=parallel,
-                             tests_exit=tests_exit)
-    except XrayTasksError as exc:
+    with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
+        run = plan_run(s, paths, options, record, Path(tmp), separate=separate)
         if dry_run:
-            raise
-        from xray_tasks.importer import ImportOutcome
-        from xray_tasks.runrecord import load_record
+            console.dry_run(run, s.base_url, "Bearer" if s.is_cloud or s.server_token else "Basic")
+            return None
+        with XrayClient(s, log=err) as client:
+            return send_run(client, run, console, parallel=parallel)
 
-        warn = s.on_error == "warn"
-        record = load_record(Path(s.state_file))
-        code = tests_exit if tests_exit is not None else (record.exit_code if record else 0)
-        message = redact(str(exc))
-        # --json and --summary-file get their object on failure too: the error, its exit code, and
-        # whatever had been imported before it
-        done = getattr(exc, "outcome", None) or ImportOutcome()
-        data = outputs.summary(done, tests_exit=code if warn else tests_exit, error=message)
-        data["exit_code"] = code if warn else exc.exit_code
-        if out.summary_file:
-            outputs.write_summary_file(out.summary_file, data)
-        outputs.write_ci_outputs(data)
-        if out.as_json:
-            print(_json.dumps(data, ensure_ascii=False), flush=True)
-        if not warn:
-            raise
-        err(f"xray-tasks: warning: import failed (XRAY_ON_ERROR=warn, exiting with the tests' code {code}): "
-            f"{message}")
-        return StepEnd(code)
-    if outcome is not None and tests_exit:
-        return StepEnd(tests_exit, f"xray-tasks: tests failed (exit {tests_exit}); their results were imported "
-                                   f"into {', '.join(outcome.keys)}")
-    return None
+
+def _failed(s: Settings, exc: XrayTasksError, out: OutputOptions, console: Console, record: RunRecord | None,
+            tests_exit: int | None) -> StepEnd:
+    """--json and --summary-file get their object on failure too: the error, its exit code, and what had
+    been imported before it. Then the error is raised, or with XRAY_ON_ERROR=warn reported."""
+    warn = s.on_error == "warn" and exc.exit_code in WARNABLE_EXIT_CODES
+    code = tests_exit if tests_exit is not None else (record.exit_code if record else 0)
+    done = exc.outcome if isinstance(exc, ImportFailed | Interrupted) and exc.outcome else ImportOutcome()
+    data = outputs.summary(done, tests_exit=code if warn else tests_exit, error=str(exc),
+                           exit_code=code if warn else exc.exit_code)
+    if out.as_json:
+        console.data(data)
+    for warning in outputs.write_outputs(data, out.summary_file):
+        console.warn(warning)
+    if not warn:
+        raise exc
+    console.warn(f"import failed (XRAY_ON_ERROR=warn, exiting with the tests' code {code}): {exc}")
+    return StepEnd(code)
 
 
 def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool, *,
@@ -209,8 +150,6 @@ def run_test_command(c: Context, s: Settings, command: str | None, remainder: st
     """Run the tests, stream their output, record the run; return the tests' exit code.
 
     ``output_to_stderr`` keeps stdout for a JSON result (``ci --json``)."""
-    from xray_tasks.runrecord import RunRecord, save_record
-
     cmd = command or s.test_command
     if not cmd:
         raise SettingsError("no test command", "set XRAY_TEST_COMMAND or pass --command 'pytest --junitxml=...'")
