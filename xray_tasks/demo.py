@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from invoke.context import Context
-
 from xray_tasks.errors import SettingsError
 from xray_tasks.settings import Settings, resolve_settings
 
@@ -65,11 +63,22 @@ def _settings(url: str, client_id: str, client_secret: str, work: Path, report: 
     return resolve_settings(flags=flags, environ={"XRAY_ENV_FILE": os.devnull})
 
 
-def run_demo(c: Context, keep: bool = False) -> None:
+def _run_tests(s: Settings) -> None:
+    """``run-tests`` for one bundled suite; Ctrl-C while it runs ends the demo as it ends run-tests (130)."""
+    from invoke.exceptions import Exit
+
+    from xray_tasks.workflow import run_test_command
+
+    run = run_test_command(s, None, "", clean=True)
+    if run.stop_code is not None:
+        raise Exit(code=run.stop_code)
+
+
+def run_demo(keep: bool = False) -> None:
     from xray_tasks.client import XrayClient
     from xray_tasks.importer import ImportOptions
     from xray_tasks.sandbox import Sandbox
-    from xray_tasks.workflow import Output, err, run_import, run_test_command
+    from xray_tasks.workflow import Output, err, run_import
 
     if importlib.util.find_spec("pytest") is None:
         raise SettingsError("the demo runs a small pytest suite, but pytest is not installed",
@@ -82,7 +91,7 @@ def run_demo(c: Context, keep: bool = False) -> None:
         junit = work / "junit.xml"
         s = _settings(sb.url, sb.config.client_id, sb.config.client_secret, work, junit, pytest_command(junit, work))
         print("1. run-tests: the bundled pytest suite (one test fails and one is skipped on purpose)")
-        run_test_command(c, s, None, "", clean=True)
+        _run_tests(s)
         print("\n2. authenticate")
         with XrayClient(s, log=err) as client:
             token = client.authenticate()
@@ -101,7 +110,7 @@ def run_demo(c: Context, keep: bool = False) -> None:
             print("\n5. run-tests + import-results for the bundled TestNG suite")
             results = work / "testng" / "testng-results.xml"
             s_ng = s.with_(report=(str(results),), test_command=testng_command(work, classpath))
-            run_test_command(c, s_ng, None, "", clean=True)
+            _run_tests(s_ng)
             outcome = run_import(s_ng, ImportOptions(), Output())
             keys += [(k, "TestNG, standard") for k in (outcome.keys if outcome else [])]
         else:

@@ -181,13 +181,9 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale)
     tests_exit = c.config.get("xray_tasks_tests_exit", None)
     if tests_exit is None and exit_with_tests:
-        from xray_tasks.runrecord import load_record
+        from xray_tasks.runrecord import recorded_exit_code
 
-        record = load_record(Path(s.state_file))
-        if record is None:
-            raise SettingsError(f"--exit-with-tests: no test run recorded in {s.state_file}",
-                                "run the tests with run-tests first (in this directory)")
-        tests_exit = record.exit_code
+        tests_exit = recorded_exit_code(Path(s.state_file))
     end_step(import_step(s, options, Output(json, quiet, summary_file), dry_run=dry_run, separate=separate,
                          parallel=whole_number(parallel, "--parallel", 2, low=1, high=32), tests_exit=tests_exit))
 
@@ -200,8 +196,11 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
 def run_tests(c: Context, command: str | None = None, report: list[str] | None = None, clean: bool = False) -> None:
     """Run the tests and record the run for import-results (test failures don't stop the chain)."""
     s = settings_for(c, test_command=command, report=tuple(report or ()) or None)
+    run = run_test_command(s, command, getattr(c, "remainder", "") or "", clean)
+    if run.stop_code is not None:  # Ctrl-C / SIGTERM: no later task of this invoke call runs
+        raise Exit(code=run.stop_code)
     # a later import-results in the same invoke call ends with the tests' code
-    c.config["xray_tasks_tests_exit"] = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
+    c.config.xray_tasks_tests_exit = run.exit_code
 
 
 IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
@@ -229,10 +228,12 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
                      deployment=deployment, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables))
-    tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
+    run = run_test_command(s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
+    if run.stop_code is not None:  # Ctrl-C / SIGTERM: the interrupted run's reports are not imported
+        raise Exit(code=run.stop_code)
     end_step(import_step(s, options, Output(json, quiet, summary_file), separate=separate,
                          parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
-                         tests_exit=tests_exit))
+                         tests_exit=run.exit_code))
 
 
 @task(auto_shortflags=False, help={"port": "port on 127.0.0.1 (default 8765; 0 picks a free one)",
@@ -252,7 +253,7 @@ def demo(c: Context, keep: bool = False) -> None:
     """Try everything on a local Xray stand-in: run example tests, authenticate, import."""
     from xray_tasks.demo import run_demo
 
-    run_demo(c, keep=keep)
+    run_demo(keep=keep)
 
 
 @task(auto_shortflags=False, help={**COMMON_HELP,

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,11 +21,10 @@ from xray_tasks.errors import SettingsError, XrayTasksError, redact
 from xray_tasks.settings import Settings
 
 if TYPE_CHECKING:
-    from invoke.context import Context
-
     from xray_tasks.client import ImportResult, XrayClient
     from xray_tasks.importer import ImportOptions, ImportOutcome
     from xray_tasks.plan import ImportPlan
+    from xray_tasks.runner import CommandRun
 
 __all__ = ["Output", "StepEnd", "client_for", "err", "import_step", "run_import", "run_test_command"]
 
@@ -181,7 +180,8 @@ def import_step(s: Settings, options: ImportOptions, out: Output, *, dry_run: bo
 
         warn = s.on_error == "warn"
         record = load_record(Path(s.state_file))
-        code = tests_exit if tests_exit is not None else (record.exit_code if record else 0)
+        recorded = record.tests_exit if record else None  # a run that did not finish has no usable code
+        code = tests_exit if tests_exit is not None else (recorded or 0)
         message = redact(str(exc))
         # --json and --summary-file get their object on failure too: the error, its exit code, and
         # whatever had been imported before it
@@ -204,11 +204,15 @@ def import_step(s: Settings, options: ImportOptions, out: Output, *, dry_run: bo
     return None
 
 
-def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool, *,
-                     output_to_stderr: bool = False) -> int:
-    """Run the tests, stream their output, record the run; return the tests' exit code.
+def run_test_command(s: Settings, command: str | None, remainder: str, clean: bool, *,
+                     output_to_stderr: bool = False) -> CommandRun:
+    """Run the tests with their output going straight to ours, record the run; return how it ended.
 
-    ``output_to_stderr`` keeps stdout for a JSON result (``ci --json``)."""
+    ``output_to_stderr`` keeps stdout for a JSON result (``ci --json``). The record is written when the
+    tests start (``running``) and again when they end; a record that cannot be written is a warning, not a
+    reason to skip the tests. When we were interrupted (SIGINT/SIGTERM, passed on to the tests), the run is
+    recorded as ``interrupted`` and the caller must stop the chain with ``run.stop_code``."""
+    from xray_tasks.runner import run_command
     from xray_tasks.runrecord import RunRecord, save_record
 
     cmd = command or s.test_command
@@ -218,28 +222,68 @@ def run_test_command(c: Context, s: Settings, command: str | None, remainder: st
         cmd = f"{cmd} {remainder}"
     if clean:
         _clean_reports(s.report)
+    path = Path(s.state_file)
+    unsaved: list[OSError] = []
+
+    def record(run: RunRecord) -> None:
+        try:
+            save_record(path, run)
+        except OSError as exc:
+            if not unsaved:
+                earlier = " (the record there is an earlier run's)" if path.is_file() else ""
+                err(f"xray-tasks: warning: cannot record the test run in {path}{earlier}: "
+                    f"{exc.strerror or exc}; the tests run anyway, but later steps cannot use the record")
+            unsaved.append(exc)
+
+    start = RunRecord(command=cmd, started=time.time(), finished=None, exit_code=None, reports=s.report,
+                      state="running")
     err(f"running: {cmd}")
-    started = time.time()
-    result = c.run(cmd, warn=True, pty=False, in_stream=False, echo=False,
-                   out_stream=sys.stderr if output_to_stderr else None)
-    finished = time.time()
-    code = result.exited if result is not None and result.exited is not None else 1
-    save_record(Path(s.state_file), RunRecord(command=cmd, started=started, finished=finished, exit_code=code,
-                                              reports=s.report))
-    state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
-    if code in (126, 127):  # the shell's "not executable" / "not found"
+    run = run_command(cmd, stdout_to_stderr=output_to_stderr,
+                      on_start=lambda pid: record(replace(start, started=time.time(), pid=pid)))
+    record(replace(start, started=run.started, finished=run.finished, exit_code=run.exit_code,
+                   state="interrupted" if run.interrupted else "finished", signal=run.signal_name))
+    code = run.exit_code
+    if run.interrupted:
+        state = (f"interrupted by {run.signal_name} (the tests exited {code}); the chain stops here with exit "
+                 f"{run.stop_code}")
+    elif code in (126, 127):  # the shell's "not executable" / "not found"
         state = (f"did not run (exit {code}: the shell could not find or execute the command; check "
                  "XRAY_TEST_COMMAND / --command)")
-    err(f"tests {state} — {finished - started:.1f}s, recorded in {s.state_file}")
-    return code
+    else:
+        state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
+    where = "not recorded" if unsaved else f"recorded in {path}"
+    err(f"tests {state} — {run.duration:.1f}s, {where}")
+    return run
 
 
 def _clean_reports(patterns: tuple[str, ...]) -> None:
+    """Delete the reports an earlier run left: matched files, and a folder's ``.xml``/``.json`` files below it
+    (what ``import-results`` would import from it).
+
+    A folder is emptied of report files only (never removed, nor anything else in it), and never when it is
+    the working directory, the home folder or a parent of either: a mistyped ``--report .`` must not wipe a
+    project's XML files. Every pattern is checked before anything is deleted."""
     import glob
 
+    here, home = Path.cwd().resolve(), Path.home().resolve()
+    doomed: list[Path] = []
     for pattern in patterns:
-        for match in glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]:
-            path = Path(match)
-            if path.is_file():
-                path.unlink()
-                err(f"removed old report {path}")
+        pattern = os.path.expanduser(pattern)
+        if glob.has_magic(pattern):
+            doomed += [Path(m) for m in glob.glob(pattern, recursive=True)]
+        elif Path(pattern).is_dir():
+            real = Path(pattern).resolve()
+            if real in (here, home) or real in here.parents or real in home.parents:
+                what = ("the working directory" if real == here else "the home folder" if real == home
+                        else "a parent of the working directory or of the home folder")
+                raise SettingsError(f"--clean: refusing to delete the reports in {pattern}: it is {what}, which "
+                                    "holds more than the test run's reports",
+                                    "point --report at the folder the tests write their reports to (e.g. "
+                                    "--report reports), or at the report files")
+            doomed += [p for p in Path(pattern).rglob("*") if p.suffix.lower() in (".xml", ".json")]
+        else:
+            doomed.append(Path(pattern))
+    for path in doomed:
+        if path.is_file():
+            path.unlink()
+            err(f"removed old report {path}")
