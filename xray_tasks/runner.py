@@ -55,12 +55,14 @@ QUIET_AFTER_EXIT = 0.5
 @dataclass(frozen=True)
 class CommandRun:
     """How the command ended: its exit code (128 + N when signal N killed it), the signal that interrupted
-    us while it ran (None if none), and when it started and finished (epoch seconds)."""
+    us while it ran (None if none), when it started and finished (epoch seconds), and its process id (also
+    its process group's)."""
 
     exit_code: int
     signal: int | None
     started: float
     finished: float
+    pid: int
 
     @property
     def duration(self) -> float:
@@ -100,11 +102,11 @@ def run_command(command: str, *, stdout_to_stderr: bool = False,
     started = time.time()
     with relay.installed():
         if use_pty:
-            code = _run_on_pty(command, target_fd, relay, on_start)
+            pid, code = _run_on_pty(command, target_fd, relay, on_start)
         else:
             proc = subprocess.Popen([shell(), "-c", command], stdout=target_fd, start_new_session=True)
-            code = _wait(proc, relay, on_start)
-    return CommandRun(exit_code=code, signal=relay.received, started=started, finished=time.time())
+            pid, code = proc.pid, _wait(proc, relay, on_start)
+    return CommandRun(exit_code=code, signal=relay.received, started=started, finished=time.time(), pid=pid)
 
 
 def _wait(proc: subprocess.Popen[bytes], relay: _Relay, on_start: Callable[[int], None] | None) -> int:
@@ -122,7 +124,10 @@ def _wait(proc: subprocess.Popen[bytes], relay: _Relay, on_start: Callable[[int]
     return 128 - code if code < 0 else code
 
 
-def _run_on_pty(command: str, target_fd: int, relay: _Relay, on_start: Callable[[int], None] | None) -> int:
+def _run_on_pty(command: str, target_fd: int, relay: _Relay, on_start: Callable[[int], None] | None
+                ) -> tuple[int, int]:
+    """Run the command with its stdout (and stderr when ours is a terminal too) on a fresh pseudo-terminal
+    copied to ``target_fd``; its process id and exit code."""
     master, slave = os.openpty()
     wake_r, wake_w = os.pipe()
     try:
@@ -139,7 +144,7 @@ def _run_on_pty(command: str, target_fd: int, relay: _Relay, on_start: Callable[
         pump = threading.Thread(target=_pump, args=(master, target_fd, wake_r), name="xray-tasks-pty", daemon=True)
         pump.start()
         try:
-            return _wait(proc, relay, on_start)
+            return proc.pid, _wait(proc, relay, on_start)
         finally:
             os.write(wake_w, b"x")
             pump.join()

@@ -239,8 +239,8 @@ def run_test_command(s: Settings, command: str | None, remainder: str, clean: bo
                       state="running")
     err(f"running: {cmd}")
     run = run_command(cmd, stdout_to_stderr=output_to_stderr,
-                      on_start=lambda pid: record(replace(start, started=time.time(), pid=pid)))
-    record(replace(start, started=run.started, finished=run.finished, exit_code=run.exit_code,
+                      on_start=lambda pid: record(replace(start, pid=pid)))
+    record(replace(start, started=run.started, finished=run.finished, exit_code=run.exit_code, pid=run.pid,
                    state="interrupted" if run.interrupted else "finished", signal=run.signal_name))
     code = run.exit_code
     if run.interrupted:
