@@ -223,17 +223,19 @@ def run_test_command(s: Settings, command: str | None, remainder: str, clean: bo
     if clean:
         _clean_reports(s.report)
     path = Path(s.state_file)
-    unsaved: list[OSError] = []
+    saved = failed = 0
 
     def record(run: RunRecord) -> None:
+        nonlocal saved, failed
         try:
             save_record(path, run)
+            saved += 1
         except OSError as exc:
-            if not unsaved:
-                earlier = " (the record there is an earlier run's)" if path.is_file() else ""
+            if not failed:
+                earlier = " (an earlier run's record stays there)" if not saved and path.is_file() else ""
                 err(f"xray-tasks: warning: cannot record the test run in {path}{earlier}: "
                     f"{exc.strerror or exc}; the tests run anyway, but later steps cannot use the record")
-            unsaved.append(exc)
+            failed += 1
 
     start = RunRecord(command=cmd, started=time.time(), finished=None, exit_code=None, reports=s.report,
                       state="running")
@@ -251,7 +253,7 @@ def run_test_command(s: Settings, command: str | None, remainder: str, clean: bo
                  "XRAY_TEST_COMMAND / --command)")
     else:
         state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
-    where = "not recorded" if unsaved else f"recorded in {path}"
+    where = "not recorded" if failed else f"recorded in {path}"
     err(f"tests {state} — {run.duration:.1f}s, {where}")
     return run
 
