@@ -18,8 +18,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from invoke.context import Context
-
 from xray_tasks.console import Console, err
 from xray_tasks.errors import SettingsError
 from xray_tasks.importer import ImportOptions, ImportOutcome
@@ -70,7 +68,16 @@ def _settings(url: str, client_id: str, client_secret: str, work: Path, report: 
     return resolve_settings(flags=flags, environ={"XRAY_ENV_FILE": os.devnull})
 
 
-def run_demo(c: Context, keep: bool = False) -> None:
+def _run_tests(s: Settings) -> None:
+    """``run-tests`` for one bundled suite; Ctrl-C while it runs ends the demo as it ends run-tests (130)."""
+    from invoke.exceptions import Exit
+
+    record = run_test_command(s, None, "", clean=True)
+    if record.stop_code is not None:
+        raise Exit(code=record.stop_code)
+
+
+def run_demo(keep: bool = False) -> None:
     from xray_tasks.client import XrayClient
     from xray_tasks.sandbox import Sandbox
 
@@ -88,7 +95,7 @@ def run_demo(c: Context, keep: bool = False) -> None:
         junit = work / "junit.xml"
         s = _settings(sb.url, sb.config.client_id, sb.config.client_secret, work, junit, pytest_command(junit, work))
         print("1. run-tests: the bundled pytest suite (one test fails and one is skipped on purpose)")
-        run_test_command(c, s, None, "", clean=True)
+        _run_tests(s)
         print("\n2. authenticate")
         with XrayClient(s, log=err) as client:
             token = client.authenticate()
@@ -107,7 +114,7 @@ def run_demo(c: Context, keep: bool = False) -> None:
             print("\n5. run-tests + import-results for the bundled TestNG suite")
             results = work / "testng" / "testng-results.xml"
             s_ng = replace(s, report=(str(results),), test_command=testng_command(work, classpath))
-            run_test_command(c, s_ng, None, "", clean=True)
+            _run_tests(s_ng)
             outcome = run_import(s_ng, ImportOptions())
             keys += [(k, "TestNG, standard") for k in (outcome.keys if outcome else [])]
         else:

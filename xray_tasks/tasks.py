@@ -31,7 +31,7 @@ from xray_tasks.console import err
 from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
 from xray_tasks.importer import ImportOptions
 from xray_tasks.redaction import redact
-from xray_tasks.runrecord import load_record
+from xray_tasks.runrecord import load_record, recorded_exit_code
 from xray_tasks.settings import Settings, resolve_settings
 from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
@@ -219,11 +219,10 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale)
     record = load_record(Path(s.state_file))
-    if exit_with_tests and record is None:
-        raise SettingsError(f"--exit-with-tests: no test run recorded in {s.state_file}",
-                            "run the tests with run-tests first (in this directory)")
-    # the tests' code ends the step when asked, or when run-tests ran earlier in this same invoke call
-    tests_exit = record.exit_code if record and (exit_with_tests or record.this_process) else None
+    if exit_with_tests:
+        tests_exit: int | None = recorded_exit_code(record, Path(s.state_file))
+    else:  # run-tests earlier in this same invoke call: the step ends with the tests' code too
+        tests_exit = record.tests_exit if record and record.this_process else None
     end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), record, dry_run=dry_run,
                          separate=separate, parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
                          tests_exit=tests_exit))
@@ -238,7 +237,9 @@ def run_tests(c: Context, command: str | None = None, report: list[str] | None =
     """Run the tests and record the run for import-results (test failures don't stop the chain)."""
     check_reports_given(report)
     s = settings_for(c, test_command=command, report=tuple(report or ()) or None)
-    run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean)
+    record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean)
+    if record.stop_code is not None:  # Ctrl-C / SIGTERM: no later task of this invoke call runs
+        raise Exit(code=record.stop_code)
 
 
 IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
@@ -264,10 +265,12 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
                      deployment=deployment, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables))
-    tests_exit = run_test_command(c, s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
-    end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), load_record(Path(s.state_file)),
-                         separate=separate, parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
-                         tests_exit=tests_exit))
+    record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
+    if record.stop_code is not None:  # Ctrl-C / SIGTERM: the interrupted run's reports are not imported
+        raise Exit(code=record.stop_code)
+    end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), record, separate=separate,
+                         parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
+                         tests_exit=record.tests_exit))
 
 
 @task(auto_shortflags=False, help={"port": "port on 127.0.0.1 (default 8765; 0 picks a free one)",
@@ -287,7 +290,7 @@ def demo(c: Context, keep: bool = False) -> None:
     """Try everything on a local Xray stand-in: run example tests, authenticate, import."""
     from xray_tasks.demo import run_demo
 
-    run_demo(c, keep=keep)
+    run_demo(keep=keep)
 
 
 @task(auto_shortflags=False, help={**COMMON_HELP,

@@ -11,24 +11,21 @@ what people see (:mod:`~xray_tasks.console`) → what machines read (:mod:`~xray
 
 from __future__ import annotations
 
+import glob
 import os
-import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from xray_tasks import outputs
 from xray_tasks.console import Console, err
 from xray_tasks.errors import ImportFailed, Interrupted, SettingsError, XrayTasksError
 from xray_tasks.importer import ImportOptions, ImportOutcome, plan_run, send_run
 from xray_tasks.reports import find_reports
+from xray_tasks.runner import run_command
 from xray_tasks.runrecord import RunRecord, save_record
 from xray_tasks.settings import Settings
-
-if TYPE_CHECKING:
-    from invoke.context import Context
 
 __all__ = ["OutputOptions", "StepEnd", "import_step", "perform_import", "run_test_command"]
 
@@ -131,7 +128,7 @@ def _failed(s: Settings, exc: XrayTasksError, out: OutputOptions, console: Conso
     """--json and --summary-file get their object on failure too: the error, its exit code, and what had
     been imported before it. Then the error is raised, or with XRAY_ON_ERROR=warn reported."""
     warn = s.on_error == "warn" and exc.exit_code in WARNABLE_EXIT_CODES
-    code = tests_exit if tests_exit is not None else (record.exit_code if record else 0)
+    code = tests_exit if tests_exit is not None else ((record.tests_exit if record else None) or 0)
     done = exc.outcome if isinstance(exc, ImportFailed | Interrupted) and exc.outcome else ImportOutcome()
     data = outputs.summary(done, tests_exit=code if warn else tests_exit, error=str(exc),
                            exit_code=code if warn else exc.exit_code)
@@ -145,11 +142,16 @@ def _failed(s: Settings, exc: XrayTasksError, out: OutputOptions, console: Conso
     return StepEnd(code)
 
 
-def run_test_command(c: Context, s: Settings, command: str | None, remainder: str, clean: bool, *,
-                     output_to_stderr: bool = False) -> int:
-    """Run the tests, stream their output, record the run; return the tests' exit code.
+def run_test_command(s: Settings, command: str | None, remainder: str, clean: bool, *,
+                     output_to_stderr: bool = False) -> RunRecord:
+    """Run the tests with their output going straight to ours, record the run; return the record.
 
-    ``output_to_stderr`` keeps stdout for a JSON result (``ci --json``)."""
+    ``output_to_stderr`` keeps stdout for a JSON result (``ci --json``). The record is written when the
+    tests start (``running``) and again when they end; a record that cannot be written is a warning, not a
+    reason to skip the tests, and the returned record serves the rest of this call all the same. When we
+    were interrupted (SIGINT/SIGTERM, passed on to the tests), the run is recorded as ``interrupted`` and
+    the caller must stop the chain with ``record.stop_code``."""
+
     cmd = command or s.test_command
     if not cmd:
         raise SettingsError("no test command", "set XRAY_TEST_COMMAND or pass --command 'pytest --junitxml=...'")
@@ -157,28 +159,69 @@ def run_test_command(c: Context, s: Settings, command: str | None, remainder: st
         cmd = f"{cmd} {remainder}"
     if clean:
         _clean_reports(s.report)
+    path = Path(s.state_file)
+    saved = failed = 0
+
+    def record(run: RunRecord) -> None:
+        nonlocal saved, failed
+        try:
+            save_record(path, run)
+            saved += 1
+        except OSError as exc:
+            if not failed:
+                earlier = " (an earlier run's record stays there)" if not saved and path.is_file() else ""
+                err(f"xray-tasks: warning: cannot record the test run in {path}{earlier}: "
+                    f"{exc.strerror or exc}; the tests run anyway, but later steps cannot use the record")
+            failed += 1
+
+    start = RunRecord(command=cmd, started=time.time(), finished=None, exit_code=None, reports=s.report,
+                      state="running")
     err(f"running: {cmd}")
-    started = time.time()
-    result = c.run(cmd, warn=True, pty=False, in_stream=False, echo=False,
-                   out_stream=sys.stderr if output_to_stderr else None)
-    finished = time.time()
-    code = result.exited if result is not None and result.exited is not None else 1
-    save_record(Path(s.state_file), RunRecord(command=cmd, started=started, finished=finished, exit_code=code,
-                                              reports=s.report))
-    state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
-    if code in (126, 127):  # the shell's "not executable" / "not found"
+    run = run_command(cmd, stdout_to_stderr=output_to_stderr,
+                      on_start=lambda pid: record(replace(start, pid=pid)))
+    final = replace(start, started=run.started, finished=run.finished, exit_code=run.exit_code, pid=run.pid,
+                    state="interrupted" if run.interrupted else "finished", signal=run.signal_name)
+    record(final)
+    code = run.exit_code
+    if run.interrupted:
+        state = (f"interrupted by {run.signal_name} (the tests exited {code}); the chain stops here with exit "
+                 f"{run.stop_code}")
+    elif code in (126, 127):  # the shell's "not executable" / "not found"
         state = (f"did not run (exit {code}: the shell could not find or execute the command; check "
                  "XRAY_TEST_COMMAND / --command)")
-    err(f"tests {state} — {finished - started:.1f}s, recorded in {s.state_file}")
-    return code
+    else:
+        state = "passed" if code == 0 else f"failed (exit {code}); the chain goes on so the results get imported"
+    where = "not recorded" if failed else f"recorded in {path}"
+    err(f"tests {state} — {run.duration:.1f}s, {where}")
+    return final
 
 
 def _clean_reports(patterns: tuple[str, ...]) -> None:
-    import glob
+    """Delete the reports an earlier run left: matched files, and a folder's ``.xml``/``.json`` files below it
+    (what ``import-results`` would import from it).
 
+    A folder is emptied of report files only (never removed, nor anything else in it), and never when it is
+    the working directory, the home folder or a parent of either: a mistyped ``--report .`` must not wipe a
+    project's XML files. Every pattern is checked before anything is deleted."""
+    here, home = Path.cwd().resolve(), Path.home().resolve()
+    doomed: list[Path] = []
     for pattern in patterns:
-        for match in glob.glob(pattern, recursive=True) if glob.has_magic(pattern) else [pattern]:
-            path = Path(match)
-            if path.is_file():
-                path.unlink()
-                err(f"removed old report {path}")
+        pattern = os.path.expanduser(pattern)
+        if glob.has_magic(pattern):
+            doomed += [Path(m) for m in glob.glob(pattern, recursive=True)]
+        elif Path(pattern).is_dir():
+            real = Path(pattern).resolve()
+            if real in (here, home) or real in here.parents or real in home.parents:
+                what = ("the working directory" if real == here else "the home folder" if real == home
+                        else "a parent of the working directory or of the home folder")
+                raise SettingsError(f"--clean: refusing to delete the reports in {pattern}: it is {what}, which "
+                                    "holds more than the test run's reports",
+                                    "point --report at the folder the tests write their reports to (e.g. "
+                                    "--report reports), or at the report files")
+            doomed += [p for p in Path(pattern).rglob("*") if p.suffix.lower() in (".xml", ".json")]
+        else:
+            doomed.append(Path(pattern))
+    for path in doomed:
+        if path.is_file():
+            path.unlink()
+            err(f"removed old report {path}")
