@@ -9,7 +9,6 @@ into it where the API allows.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xray_tasks.errors import ReportError, XrayTasksError
+from xray_tasks.merge import ScratchFolder
 from xray_tasks.plan import ImportPlan, build_plan, decide, implied_templates
 from xray_tasks.reports import Batch, ReportInfo, check_reports, make_batches
 from xray_tasks.runrecord import RunRecord
@@ -95,13 +95,15 @@ PLACEHOLDER_KEY = "<key created by request 1>"
 
 
 def plan_imports(s: Settings, paths: Sequence[Path], options: ImportOptions, record: RunRecord | None,
-                 folder: Path, *, separate: bool = False) -> tuple[ImportPlan, list[tuple[Batch, ImportPlan]]]:
-    """Every report checked and batched; the first request's plan and the followers' (for a dry run, the
-    followers target ``PLACEHOLDER_KEY``)."""
+                 scratch: ScratchFolder, *, separate: bool = False
+                 ) -> tuple[ImportPlan, list[tuple[Batch, ImportPlan]]]:
+    """Every report checked and batched (merged or split bodies go to ``scratch``); the first request's plan,
+    noting the reports skipped, and the followers' (for a dry run, the followers target ``PLACEHOLDER_KEY``)."""
     checked = check_reports(paths, options.fmt, record, allow_stale=options.allow_stale)
-    batches = make_batches(checked, s, folder, separate=separate)
-    report = ReportInfo([(p, fmt) for p, fmt, _ in checked])
+    batches = make_batches(checked.reports, s, scratch, separate=separate)
+    report = ReportInfo([(p, fmt) for p, fmt, _ in checked.reports])
     first = prepare_plan(s, batches[0], options, record, report)
+    first = replace(first, notes=(*checked.notes, *first.notes))
     if s.test_exec_key and s.test_environments:
         note = (f"Xray replaces the Test Environments of {s.test_exec_key} with the ones sent "
                 f"({';'.join(s.test_environments)}); it does not add to them")
@@ -124,8 +126,8 @@ def import_reports(s: Settings, paths: Sequence[Path], options: ImportOptions, c
     """
     started = time.monotonic()
     outcome = ImportOutcome()
-    with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
-        first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
+    with ScratchFolder() as scratch:  # made only if a report is merged or split
+        first, followers = plan_imports(s, paths, options, record, scratch, separate=separate)
         if on_start:
             on_start(1 + len(followers))
 

@@ -72,10 +72,9 @@ class Output:
 def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: bool = False, separate: bool = False,
                parallel: int = 2, tests_exit: int | None = None) -> ImportOutcome | None:
     """Import the configured reports and print the result; None on a dry run."""
-    import tempfile
-
     from xray_tasks import formats, outputs
     from xray_tasks.importer import import_reports, plan_imports
+    from xray_tasks.merge import ScratchFolder
     from xray_tasks.reports import ReportInfo, find_reports
     from xray_tasks.runrecord import load_record
 
@@ -95,8 +94,8 @@ def run_import(s: Settings, options: ImportOptions, out: Output, *, dry_run: boo
     paths = find_reports(patterns)
 
     if dry_run:
-        with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
-            first, followers = plan_imports(s, paths, options, record, Path(tmp), separate=separate)
+        with ScratchFolder() as scratch:
+            first, followers = plan_imports(s, paths, options, record, scratch, separate=separate)
             plans = [first] + [p for _, p in followers]
             auth = "Bearer" if s.is_cloud or s.server_token else "Basic"
             if out.as_json:
