@@ -158,7 +158,7 @@ class _Walk:
             stack.extend(reversed(below))
 
     def reports_below(self) -> list[str]:
-        """Every .xml/.json file below the folder ``pattern``, hidden ones included (as ``Path.rglob``)."""
+        """Every .xml/.json file (any case) below the folder ``pattern``, hidden ones included."""
         return sorted(path for folder in self.folders(self.pattern, -1, hidden=True)
                       for name, is_dir in self.listdir(folder)
                       if not is_dir and name.lower().endswith(REPORT_SUFFIXES)
