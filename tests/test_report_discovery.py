@@ -227,11 +227,18 @@ def test_the_run_record_inside_the_report_folder_is_skipped(sb: Sandbox, tmp_pat
 
 
 def test_only_own_outputs_is_an_error(tmp_path: Path) -> None:
-    """A --report naming nothing but our own outputs is refused, saying what they are."""
+    """A --report naming nothing but our own outputs (and maybe an empty report) is refused, saying what
+    each file is."""
     summary = tmp_path / "xray.json"
     summary.write_text(json.dumps(legacy_summary(1)))
     with pytest.raises(ReportError, match=r"xray\.json is xray-tasks' own summary file, not test results"):
         check_reports([summary], "auto", None)
+    zero = tmp_path / "zero.xml"
+    zero.write_text('<testsuite name="z" tests="0"/>')
+    with pytest.raises(ReportError) as info:
+        check_reports([zero, summary], "auto", None)
+    assert str(info.value) == (f"{zero} holds no test results (JUnit XML with 0 tests); {summary} is xray-tasks' "
+                               "own summary file — check that the tests ran; Xray rejects an empty report")
 
 
 # -- reports without tests -----------------------------------------------------------------------------

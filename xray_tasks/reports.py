@@ -294,20 +294,19 @@ def check_reports(paths: Sequence[Path], fmt: str, record: RunRecord | None, *, 
 
 
 def _nothing_to_import(own: Sequence[tuple[Path, str]], empty: Sequence[tuple[Path, str]]) -> ReportError:
-    if len(empty) == 1 and not own:
-        path, what = empty[0]
-        return ReportError(f"{path} holds no test results ({what})",
-                           "check that the tests ran; Xray rejects an empty report")
+    def ours(items: Sequence[tuple[Path, str]]) -> str:
+        return f"{_names(items)} {'is' if len(items) == 1 else 'are'} xray-tasks' own {_kinds(items)}"
+
     if not empty:
-        return ReportError(f"{_names(own)} {'is' if len(own) == 1 else 'are'} xray-tasks' own {_kinds(own)}, "
-                           "not test results",
+        return ReportError(f"{ours(own)}, not test results",
                            "point --report at the reports the test run writes, and write --summary-file "
                            "and XRAY_STATE_FILE elsewhere")
-    also = f"; {_names(own)} {'is' if len(own) == 1 else 'are'} xray-tasks' own output" if own else ""
-    return ReportError(f"none of the {len(empty)} reports holds a test result ({_names(empty)}: "
-                       f"{_kinds(empty)}){also}",
-                       "check that the tests ran and --report points at their results; Xray rejects an "
-                       "empty report")
+    also = f"; {ours(own)}" if own else ""
+    if len(empty) == 1:
+        problem = f"{empty[0][0]} holds no test results ({empty[0][1]}){also}"
+    else:
+        problem = f"none of the {len(empty)} reports holds a test result ({_names(empty)}: {_kinds(empty)}){also}"
+    return ReportError(problem, "check that the tests ran; Xray rejects an empty report")
 
 
 def _names(items: Sequence[tuple[Path, str]], shown: int = 3) -> str:

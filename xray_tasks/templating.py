@@ -45,7 +45,8 @@ from typing import Any
 from xray_tasks.errors import TemplateError
 from xray_tasks.settings import Settings
 
-__all__ = ["TEMPLATE_NAMES", "RenderedTemplate", "build_context", "find_template", "render_template"]
+__all__ = ["TEMPLATE_NAMES", "RenderedTemplate", "build_context", "find_template", "mask_userinfo", "render_template",
+           "safe_environ", "shown_settings"]
 
 TEMPLATE_NAMES = {
     ("cloud", "info"): "info.json.j2",
