@@ -7,13 +7,16 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import REPO, assert_one_clean_line, pytest_suite, sandbox_env, seeded_sandbox, xray_tasks
+from xray_tasks.errors import ReportError
 from xray_tasks.sandbox import Sandbox
+from xray_tasks.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -313,3 +316,121 @@ def test_stale_report_age_reads_like_a_person_would_say_it() -> None:
 
     assert [_span(x) for x in (40, 700, 5 * 3600, 3 * 86400, 218080005)] == \
         ["40 s", "12 min", "5 h", "3 days", "2524 days"]
+
+
+# -- Xray JSON reports that disagree ---------------------------------------------------------------------
+
+
+def test_xray_json_naming_two_executions_is_refused_and_separate_imports_each(sb: Sandbox, tmp_path: Path) -> None:
+    """Two Xray JSON reports with different testExecutionKeys are not merged (one's results would land in the
+    other's execution): exit 12 naming both files, nothing sent; --separate imports each into its own."""
+    env = sandbox_env(sb, tmp_path)
+    write_junit_files(tmp_path / "setup", 2)
+    created = xray_tasks("import-results", "--report", str(tmp_path / "setup"), "--separate", "--json", env=env)
+    one, two = json.loads(created.stdout)["keys"]  # two existing executions
+    folder = tmp_path / "xray"
+    folder.mkdir()
+    for i, key in enumerate((one, two)):
+        (folder / f"x{i}.json").write_text(json.dumps(
+            {"testExecutionKey": key, "tests": [{"testKey": f"DEMO-{i + 2}", "status": "PASSED"}]}))
+    before = len(import_requests(sb))
+    merged = xray_tasks("import-results", "--report", str(folder), env=env)
+    line = assert_one_clean_line(merged)
+    assert merged.returncode == 12
+    assert (f"cannot merge the Xray JSON reports {folder / 'x0.json'} and {folder / 'x1.json'}: their "
+            f'testExecutionKey differs ("{one}" vs "{two}")') in line
+    assert "--separate" in line
+    assert len(import_requests(sb)) == before
+    separate = xray_tasks("import-results", "--report", str(folder), "--separate", "--json", env=env)
+    assert separate.returncode == 0, separate.stderr
+    assert json.loads(separate.stdout)["keys"] == [one, two]
+    for i, key in enumerate((one, two)):
+        execution = sb.store.execution(key)
+        assert execution is not None and f"DEMO-{i + 2}" in [r["test_key"] for r in execution["runs"]]
+        assert execution["total"] == 3 + 1  # the JUnit file's three cases, and this report's test
+
+
+def test_xray_json_shards_of_one_run_land_in_one_execution_spanning_their_times(sb: Sandbox, tmp_path: Path) -> None:
+    """pytest-jira-xray shards share the info but each has its own start and finish: one request, one
+    execution from the earliest start to the latest finish; a different summary is refused."""
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    times = [("2026-03-01T10:00:30+0000", "2026-03-01T10:05:00+0000"),
+             ("2026-03-01T10:00:10+0000", "2026-03-01T10:04:00+0000")]
+    for i, (start, finish) in enumerate(times):
+        (folder / f"shard{i}.json").write_text(json.dumps({
+            "info": {"summary": "Nightly", "startDate": start, "finishDate": finish},
+            "tests": [{"testKey": f"DEMO-{i + 2}", "status": "PASSED"}]}))
+    env = sandbox_env(sb, tmp_path)
+    before = len(import_requests(sb))
+    proc = xray_tasks("import-results", "--report", str(folder), "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert len(import_requests(sb)) - before == 1
+    execution = sb.store.execution(json.loads(proc.stdout)["key"])
+    assert execution is not None and execution["summary"] == "Nightly" and execution["total"] == 2
+    assert execution["start_date"].startswith("2026-03-01T10:00:10")
+    assert execution["finish_date"].startswith("2026-03-01T10:05:00")
+    other = {"info": {"summary": "Other"}, "tests": [{"testKey": "DEMO-3", "status": "PASSED"}]}
+    (folder / "shard1.json").write_text(json.dumps(other))
+    refused = xray_tasks("import-results", "--report", str(folder), env=env)
+    assert refused.returncode == 12
+    assert 'their info.summary differs ("Nightly" vs "Other")' in assert_one_clean_line(refused)
+
+
+# -- the temporary folder ---------------------------------------------------------------------------------
+
+
+def test_a_single_report_needs_no_temporary_folder(sb: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                   ) -> None:
+    """With no usable temporary folder, one report still imports (it is sent from its own file); a merge that
+    needs the folder is refused naming TMPDIR, before anything is sent."""
+    from xray_tasks.client import XrayClient
+    from xray_tasks.console import Console
+    from xray_tasks.importer import ImportOptions, ImportOutcome, plan_run, send_run
+    from xray_tasks.merge import ScratchFolder
+    from xray_tasks.settings import resolve_settings
+
+    def import_reports(s: Settings, paths: list[Path], options: ImportOptions, client: XrayClient) -> ImportOutcome:
+        with ScratchFolder() as scratch:
+            return send_run(client, plan_run(s, paths, options, None, scratch), Console(quiet=True))
+
+    write_junit_files(tmp_path / "r", 2)
+    proc = xray_tasks("import-results", "--report", str(tmp_path / "r" / "TEST-Module0.xml"),
+                      env=sandbox_env(sb, tmp_path, TMPDIR="/nonexistent"))
+    assert proc.returncode == 0, proc.stderr
+    missing = tmp_path / "no-tmp"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))  # what Python falls back to is unusable too
+    s = resolve_settings(environ=sandbox_env(sb, tmp_path))
+    with XrayClient(s) as client:
+        outcome = import_reports(s, [tmp_path / "r" / "TEST-Module0.xml"], ImportOptions(), client)
+        assert len(outcome.keys) == 1
+        before = len(import_requests(sb))
+        with pytest.raises(ReportError) as info:
+            import_reports(s, sorted((tmp_path / "r").glob("*.xml")), ImportOptions(), client)
+    assert str(info.value).startswith(f"cannot make a temporary folder for the merged report in {missing} (TMPDIR): "
+                                      "No such file or directory")
+    assert len(import_requests(sb)) == before
+    assert not missing.exists()
+
+
+FILE_SIZE_LIMITED = ("import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (8000, 8000)); "
+                     "sys.argv[0] = 'xray-tasks'; runpy.run_module('xray_tasks', run_name='__main__')")
+
+
+def test_a_full_temporary_folder_is_one_line_and_leaves_nothing(sb: Sandbox, tmp_path: Path) -> None:
+    """TMPDIR full while merging (a file-size limit gives EFBIG without root): exit 12 with one line naming
+    the folder, TMPDIR and the OS error; no file is left there, nothing is sent."""
+    write_junit_files(tmp_path / "r", 3, cases=40)
+    assert all(p.stat().st_size < 8000 for p in (tmp_path / "r").iterdir())
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    before = len(import_requests(sb))
+    proc = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMITED, "import-results", "--report",
+                           str(tmp_path / "r")], env=sandbox_env(sb, tmp_path, TMPDIR=str(tmp)),
+                          capture_output=True, text=True, timeout=120, check=False)
+    line = assert_one_clean_line(proc, sb.config.client_secret)
+    assert proc.returncode == 12
+    assert line.startswith(f"xray-tasks: error: cannot write the merged report to {tmp}/xray-tasks-")
+    assert line.endswith("(TMPDIR): File too large — free space there or point TMPDIR at a larger folder")
+    assert list(tmp.iterdir()) == []
+    assert len(import_requests(sb)) == before

@@ -418,7 +418,8 @@ def test_the_new_fields_are_added_to_the_old_ones(tmp_path: Path) -> None:
     save_record(path, RunRecord(command="pytest", started=1.0, finished=2.0, exit_code=0, reports=("a.xml",),
                                 cwd="/src", pid=42, recorded_by=7))
     data = json.loads(path.read_text())
-    assert data == {"command": "pytest", "started": 1.0, "finished": 2.0, "exit_code": 0, "reports": ["a.xml"],
+    assert data == {"kind": "xray-tasks/run", "command": "pytest", "started": 1.0, "finished": 2.0, "exit_code": 0,
+                    "reports": ["a.xml"],
                     "cwd": "/src", "state": "finished", "pid": 42, "signal": None, "recorded_by": 7}
     save_record(path, RunRecord(command="pytest", started=1.0, finished=None, exit_code=None, state="running"))
     running = load_record(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -121,3 +122,126 @@ def test_missing_explicit_template_is_a_clear_error() -> None:
     s = resolve_settings(environ={})
     with pytest.raises(TemplateError, match=r"nope\.j2 not found"):
         find_template(s, "info", "nope.j2")
+
+
+# -- the sandbox and what templates can see ---------------------------------------------------------------
+
+SECRET = "tpl-S3cret-5d2e91"
+WRAP_CLOSE = ("{% for c in CHAIN.__subclasses__() %}{% if c.__name__ == '_wrap_close' %}"
+              "{{ c.__init__.__globals__.environ.XRAY_CLIENT_SECRET }}{% endif %}{% endfor %}")
+ATTACKS = {
+    "cycler globals": "{{ cycler.__init__.__globals__.os.environ.XRAY_CLIENT_SECRET }}",
+    "lipsum globals": "{{ lipsum.__globals__.os.environ.XRAY_CLIENT_SECRET }}",
+    "joiner globals": "{{ joiner.__init__.__globals__.os.environ.XRAY_CLIENT_SECRET }}",
+    "namespace globals": "{{ namespace.__init__.__globals__.os.environ.XRAY_CLIENT_SECRET }}",
+    "range mro": WRAP_CLOSE.replace("CHAIN", "range.__class__.__mro__[1]"),
+    "str mro": WRAP_CLOSE.replace("CHAIN", "''.__class__.__mro__[1]"),
+    "self": "{{ self._TemplateReference__context.environment.globals }}",
+    "format": "{{ '{0.__init__.__globals__[os].environ[XRAY_CLIENT_SECRET]}'.format(cycler) }}",
+    "report path": "{{ report.items[0][0].parent.joinpath('secret.txt').read_text() }}",
+    "changing vars": "{% set _ = vars.update({'x': 1}) %}{{ vars }}",
+}
+
+
+def real_report(folder: Path) -> Any:
+    from xray_tasks.reports import ReportInfo
+
+    junit = folder / "junit.xml"
+    junit.write_text('<testsuite name="s" tests="2"><testcase classname="a" name="ok"/>'
+                     '<testcase classname="a" name="bad"><failure/></testcase></testsuite>')
+    return ReportInfo([(junit, "junit")])
+
+
+@pytest.mark.parametrize("expression", list(ATTACKS.values()), ids=list(ATTACKS))
+def test_templates_cannot_reach_secrets_files_or_python_internals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   expression: str) -> None:
+    """Classic Jinja escapes (globals of cycler/lipsum/joiner/namespace, __mro__ walks, str.format, a Path
+    method, changing a variable) end in one TemplateError, without the secret."""
+    monkeypatch.setenv("XRAY_CLIENT_SECRET", SECRET)
+    (tmp_path / "secret.txt").write_text(SECRET)
+    s = resolve_settings(environ={"XRAY_PROJECT_KEY": "DEMO", "XRAY_CLIENT_SECRET": SECRET})
+    tpl = tmp_path / "evil.json.j2"
+    tpl.write_text('{"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Test Execution"}, '
+                   '"summary": "' + expression + '"}}')
+    with pytest.raises(TemplateError) as info:
+        render_template(tpl, "info", build_context(s, report=real_report(tmp_path)), "cloud")
+    assert "sandbox" in str(info.value) and SECRET not in str(info.value)
+
+
+def test_a_dry_run_does_not_print_the_secret_a_template_reaches_for(tmp_path: Path) -> None:
+    """The cycler attack through the real command's dry run: exit 14, one line, the client secret nowhere."""
+    from tests.cli_helpers import assert_one_clean_line, xray_tasks
+
+    tpl = tmp_path / "info.json.j2"
+    tpl.write_text('{"fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Test Execution"}, "summary": '
+                   '{{ cycler.__init__.__globals__.os.environ.XRAY_CLIENT_SECRET | json }}}}')
+    real_report(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")} | {
+        "XRAY_CLIENT_ID": "id", "XRAY_CLIENT_SECRET": SECRET, "XRAY_PROJECT_KEY": "DEMO",
+        "XRAY_ENV_FILE": os.devnull}
+    proc = xray_tasks("import-results", "--report", str(tmp_path / "junit.xml"), "--info-template", str(tpl),
+                      "--dry-run", env=env)
+    line = assert_one_clean_line(proc, SECRET)
+    assert proc.returncode == 14 and "is unsafe" in line
+
+
+def test_ordinary_template_features_still_work_in_the_sandbox(tmp_path: Path) -> None:
+    """Loops, namespace, joiner, string methods, filters and the report's lazy totals render as before."""
+    tpl = tmp_path / "info.json.j2"
+    tpl.write_text(
+        '{% set ns = namespace(n=0) %}{% set sep = joiner("; ") %}'
+        '{% for f in report.files %}{% set ns.n = ns.n + loop.index %}{% endfor %}'
+        '{"fields": {"project": {"key": {{ project_key | json }}}, "issuetype": {"name": "Test Execution"},'
+        ' "summary": {{ ("%s|%d|%s|%s|%d" % (report.format_label, ns.n, vars.labels.split(",") | join("+"),'
+        ' (env.keys() | list | join(",")) ~ sep() ~ sep() ~ "x", report.totals.failed)) | json }}}}')
+    s = resolve_settings(environ={"XRAY_PROJECT_KEY": "DEMO", "XRAY_VAR_LABELS": "a,b"})
+    context = build_context(s, report=real_report(tmp_path), environ={"CI_JOB_ID": "7"})
+    data = render_template(tpl, "info", context, "cloud").data
+    assert data["fields"]["summary"] == "JUnit XML|1|a+b|CI_JOB_ID; x|1"
+
+
+def test_settings_shown_to_templates_hold_no_secret(tmp_path: Path) -> None:
+    """client_secret, server_password and server_token are left out and a URL's user:password is masked."""
+    s = resolve_settings(environ={"XRAY_PROJECT_KEY": "DEMO", "XRAY_CLIENT_SECRET": "cs-secret-1",
+                                  "XRAY_SERVER_PASSWORD": "pw-secret-2", "XRAY_SERVER_TOKEN": "tok-secret-3",
+                                  "XRAY_PROXY": "http://proxyuser:px-secret-4@proxy.example:3128"})
+    context = build_context(s, report=fake_report(), environ={})
+    text = repr(context)
+    for secret in ("cs-secret-1", "pw-secret-2", "tok-secret-3", "px-secret-4", "proxyuser"):
+        assert secret not in text
+    assert context["proxy"] == context["settings"]["proxy"] == "http://***@proxy.example:3128"
+    assert {"client_secret", "server_password", "server_token"}.isdisjoint(context["settings"])
+
+
+def test_env_is_an_allow_list_of_ci_variables_without_secrets() -> None:
+    """env holds CI and XRAY_VAR_* variables only, minus secret-looking names, with URL credentials masked."""
+    environ = {
+        "GITHUB_RUN_ID": "42", "GITHUB_TOKEN": "ghs_x", "CI_PIPELINE_ID": "7", "CI_JOB_TOKEN": "glcbt",
+        "CI_REGISTRY_PASSWORD": "p", "CI_JOB_JWT": "eyJ", "CI_COMMIT_AUTHOR": "Ann <ann@example.com>",
+        "CI_REPOSITORY_URL": "https://gitlab-ci-token:glcbt-1@gitlab.example/acme/calc.git",
+        "BUILD_NUMBER": "9", "JENKINS_URL": "https://ci.example/", "BRANCH_NAME": "main", "GIT_COMMIT": "abc",
+        "SYSTEM_ACCESSTOKEN": "azure", "TF_BUILD": "True", "BITBUCKET_STEP_OIDC_TOKEN": "o",
+        "CIRCLE_BUILD_NUM": "3", "BUILDKITE_AGENT_ACCESS_TOKEN": "b", "XRAY_VAR_TEAM": "core",
+        "XRAY_VAR_API_KEY": "k", "XRAY_CLIENT_SECRET": "s", "DB_PASS": "d", "JIRA_PAT": "j", "HOME": "/root",
+        "HTTPS_PROXY": "http://u:p@proxy:3128", "AWS_SECRET_ACCESS_KEY": "a", "PATH": "/usr/bin",
+    }
+    s = resolve_settings(environ={"XRAY_PROJECT_KEY": "DEMO"})
+    assert build_context(s, report=fake_report(), environ=environ)["env"] == {
+        "BRANCH_NAME": "main", "BUILD_NUMBER": "9", "CIRCLE_BUILD_NUM": "3",
+        "CI_COMMIT_AUTHOR": "Ann <ann@example.com>", "CI_PIPELINE_ID": "7",
+        "CI_REPOSITORY_URL": "https://***@gitlab.example/acme/calc.git", "GITHUB_RUN_ID": "42",
+        "GIT_COMMIT": "abc", "JENKINS_URL": "https://ci.example/", "TF_BUILD": "True", "XRAY_VAR_TEAM": "core"}
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_a_template_dir_that_is_not_a_folder_is_an_error(tmp_path: Path, kind: str) -> None:
+    """XRAY_TEMPLATE_DIR naming nothing, or a file, is a TemplateError naming the setting and the path — not a
+    silent fall-back to the bundled templates."""
+    where = tmp_path / "templates"
+    if kind == "file":
+        where.write_text("not a folder")
+    s = resolve_settings(environ={"XRAY_PROJECT_KEY": "DEMO", "XRAY_TEMPLATE_DIR": str(where)})
+    with pytest.raises(TemplateError) as info:
+        find_template(s, "info")
+    problem = "is a file, not a folder" if kind == "file" else "does not exist"
+    assert str(info.value).startswith(f"XRAY_TEMPLATE_DIR={where} {problem} — point XRAY_TEMPLATE_DIR at")

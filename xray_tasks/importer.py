@@ -14,11 +14,12 @@ import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from xray_tasks.errors import ImportFailed, Interrupted, ReportError, Terminated, XrayTasksError
+from xray_tasks.merge import ScratchFolder
 from xray_tasks.plan import ImportPlan, build_plan, decide, implied_templates
 from xray_tasks.reports import Batch, ReportInfo, check_reports, make_batches
 from xray_tasks.runrecord import RunRecord
@@ -57,13 +58,15 @@ class RunPlan:
         return [self.first, *self.followers]
 
 
-def plan_run(s: Settings, paths: Sequence[Path], options: ImportOptions, record: RunRecord | None, folder: Path,
-             *, separate: bool = False) -> RunPlan:
-    """Check, batch and plan every report; nothing is sent. ``folder`` takes merged or split bodies."""
+def plan_run(s: Settings, paths: Sequence[Path], options: ImportOptions, record: RunRecord | None,
+             scratch: ScratchFolder, *, separate: bool = False) -> RunPlan:
+    """Check, batch and plan every report; nothing is sent. Merged or split bodies go to ``scratch``; the
+    first plan notes the reports that were skipped."""
     checked = check_reports(paths, options.fmt, record, allow_stale=options.allow_stale)
-    batches = make_batches(checked, s, folder, separate=separate)
-    report = ReportInfo([(p, fmt) for p, fmt, _ in checked])
+    batches = make_batches(checked.reports, s, scratch, separate=separate)
+    report = ReportInfo([(p, fmt) for p, fmt, _ in checked.reports])
     first = _plan(s, batches[0], options, record, report)
+    first = replace(first, notes=(*checked.notes, *first.notes))
     if s.test_exec_key and s.test_environments:
         first = _with_note(first, f"Xray replaces the Test Environments of {s.test_exec_key} with the ones sent "
                                   f"({';'.join(s.test_environments)}); it does not add to them")
@@ -103,8 +106,6 @@ def _signum(stop: KeyboardInterrupt) -> int:
 
 
 def _with_note(plan: ImportPlan, note: str) -> ImportPlan:
-    from dataclasses import replace
-
     return replace(plan, notes=(*plan.notes, note))
 
 

@@ -5,24 +5,33 @@ with hundreds of JUnit files must send them together. Reports are merged by copy
 root element of each file is unwrapped (``<testsuites>``, ``<testng-results>``, ``<test-run>``,
 ``<assemblies>``) or kept (``<testsuite>``), JSON arrays are spliced, and the result is written to a
 temporary file in 1 MiB chunks, so memory stays flat whatever the number or size of the files. Xray
-JSON is merged test by test (one file in memory at a time). Robot output cannot be merged.
+JSON is merged test by test (one file in memory at a time), and only when the reports agree on what
+surrounds their tests (:class:`XrayHead`). Robot output cannot be merged.
 
-Files are grouped so that no merged body exceeds the request-size limit.
+Files are grouped so that no merged body exceeds the request-size limit. Merged and split bodies go
+to a :class:`ScratchFolder`, made in TMPDIR only when the first one is written; a body that cannot be
+written whole (disk full, read-only, missing folder) is removed and named in one ReportError.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from xray_tasks.errors import ReportError
 
-__all__ = ["MERGEABLE", "SPLITTABLE", "group_by_size", "merge_to_file", "split_junit"]
+__all__ = ["MERGEABLE", "SPLITTABLE", "ScratchFolder", "XrayHead", "group_by_size", "merge_to_file", "split_junit",
+           "xray_head"]
 
 CHUNK = 1024 * 1024
 TAIL = 64 * 1024
@@ -39,6 +48,96 @@ SPLITTABLE = frozenset({"junit"})
 
 _PROLOG = re.compile(rb"\A(?:\xef\xbb\xbf)?(?:\s+|<\?.*?\?>|<!--.*?-->)*", re.S)
 _DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
+
+
+class _WriteFailed(Exception):
+    """Writing the body failed (as opposed to reading a report): the scratch folder's problem."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Sink:
+    """A body being written; an OSError while writing becomes :class:`_WriteFailed`."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            raise _WriteFailed(exc) from exc
+
+    def close(self) -> None:
+        try:
+            self._fh.close()  # flushes: a full disk may show only here
+        except OSError as exc:
+            raise _WriteFailed(exc) from exc
+
+
+class ScratchFolder:
+    """The temporary folder merged and split bodies are written to: made on first use, removed on exit.
+
+    A single report is sent from its own file, so an import that merges and splits nothing never touches
+    TMPDIR, which on a CI agent may be missing, read-only or full. ``parent`` defaults to Python's
+    temporary folder (TMPDIR, else /tmp, ...).
+    """
+
+    def __init__(self, parent: Path | None = None) -> None:
+        self.parent = parent
+        self._path: Path | None = None
+
+    def __enter__(self) -> ScratchFolder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._path is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+            self._path = None
+
+    @property
+    def created(self) -> bool:
+        return self._path is not None
+
+    def _folder(self, what: str) -> Path:
+        if self._path is None:
+            parent: Path | str = self.parent or os.environ.get("TMPDIR") or "the temporary folder"
+            try:
+                parent = self.parent or Path(tempfile.gettempdir())
+                self._path = Path(tempfile.mkdtemp(prefix="xray-tasks-", dir=parent))
+            except OSError as exc:
+                raise self._error(f"cannot make a temporary folder for the {what} in {parent}", exc) from None
+        return self._path
+
+    @contextmanager
+    def new_file(self, what: str, prefix: str, suffix: str) -> Iterator[tuple[Path, _Sink]]:
+        """A new file for ``what`` ("merged report", ...), open for writing; removed if it is not written whole."""
+        folder = self._folder(what)
+        try:
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        except OSError as exc:
+            raise self._error(f"cannot write the {what} to {folder}", exc) from None
+        path = Path(name)
+        sink = _Sink(os.fdopen(fd, "wb"))
+        try:
+            try:
+                yield path, sink
+            finally:
+                sink.close()
+        except _WriteFailed as failed:
+            path.unlink(missing_ok=True)
+            raise self._error(f"cannot write the {what} to {folder}", failed.error) from None
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+    def _error(self, problem: str, exc: OSError) -> ReportError:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        return ReportError(f"{problem}{'' if self.parent else ' (TMPDIR)'}: {exc.strerror or exc}",
+                           "free space there or point TMPDIR at a larger folder" if full
+                           else "point TMPDIR at a folder you can write to")
 
 
 @dataclass(frozen=True)
@@ -116,7 +215,7 @@ def _has_content(path: Path, start: int, end: int) -> bool:
         return bool(fh.read(min(end - start, 4096)).strip())
 
 
-def _copy(out: BinaryIO, span: Span) -> None:
+def _copy(out: _Sink, span: Span) -> None:
     with span.path.open("rb") as fh:
         fh.seek(span.start)
         left = span.end - span.start
@@ -128,7 +227,7 @@ def _copy(out: BinaryIO, span: Span) -> None:
             left -= len(chunk)
 
 
-def _xray_tests(paths: Sequence[Path]) -> Iterator[tuple[dict[str, object], list[object]]]:
+def _xray_tests(paths: Sequence[Path]) -> Iterator[tuple[Path, dict[str, Any], list[Any]]]:
     for path in paths:
         try:
             with path.open("rb") as fh:
@@ -137,16 +236,15 @@ def _xray_tests(paths: Sequence[Path]) -> Iterator[tuple[dict[str, object], list
             raise ReportError(f"{path}: not valid Xray JSON: {exc}", "fix or regenerate the report") from None
         if not isinstance(data, dict) or not isinstance(data.get("tests", []), list):
             raise ReportError(f"{path} is not an Xray JSON report", "pass --format to say what it is")
-        yield data, data.get("tests", [])
+        yield path, data, data.get("tests", [])
 
 
-def merge_to_file(paths: Sequence[Path], fmt: str, folder: Path | None = None) -> Path:
-    """Write one report of format ``fmt`` holding every test of ``paths``; return its path."""
+def merge_to_file(paths: Sequence[Path], fmt: str, scratch: ScratchFolder) -> Path:
+    """Write one report of format ``fmt`` holding every test of ``paths`` into ``scratch``; return its path."""
     if fmt not in MERGEABLE:
         raise ReportError(f"{fmt} reports cannot be merged", "they are imported one by one into one Test Execution")
     suffix = ".json" if fmt in ("cucumber", "behave", "xray") else ".xml"
-    out_file = tempfile.NamedTemporaryFile(prefix=f"merged-{fmt}-", suffix=suffix, dir=folder, delete=False)  # noqa: SIM115
-    with out_file as out:
+    with scratch.new_file("merged report", f"merged-{fmt}-", suffix) as (merged, out):
         if fmt in XML_WRAPPERS:
             opening, closing, _ = XML_WRAPPERS[fmt]
             spans = [xml_span(p, fmt) for p in paths]
@@ -159,33 +257,100 @@ def merge_to_file(paths: Sequence[Path], fmt: str, folder: Path | None = None) -
             out.write(b"[")
             first = True
             for p in paths:
-                span = json_array_span(p)
-                if span is None:
+                inner = json_array_span(p)
+                if inner is None:
                     continue
                 if not first:
                     out.write(b",\n")
-                _copy(out, span)
+                _copy(out, inner)
                 first = False
             out.write(b"]\n")
         else:
             _merge_xray(out, paths)
-    return Path(out_file.name)
+    return merged
 
 
-def _merge_xray(out: BinaryIO, paths: Sequence[Path]) -> None:
-    """Xray JSON: the first file's info/testExecutionKey, then every file's tests."""
-    first = True
+def _merge_xray(out: _Sink, paths: Sequence[Path]) -> None:
+    """Xray JSON: every file's tests, then the fields around them, combined by :class:`XrayHead`."""
+    head = XrayHead()
+    out.write(b'{"tests": [')
     count = 0
-    for data, tests in _xray_tests(paths):
-        if first:
-            head = {k: v for k, v in data.items() if k != "tests"}
-            out.write(json.dumps(head, ensure_ascii=False).encode()[:-1])
-            out.write(b', "tests": [' if head else b'"tests": [')
-            first = False
+    for path, data, tests in _xray_tests(paths):
+        head.add(path, data)
         for test in tests:
             out.write((b",\n" if count else b"\n") + json.dumps(test, ensure_ascii=False).encode())
             count += 1
-    out.write(b"\n]}\n")
+    out.write(b"\n]")
+    for key, value in head.fields.items():
+        out.write(b", " + json.dumps({key: value}, ensure_ascii=False).encode()[1:-1])
+    out.write(b"}\n")
+
+
+class XrayHead:
+    """What Xray JSON reports say around their tests (``testExecutionKey``, ``info``, ...), combined.
+
+    A field one report gives and another leaves out is taken. A field both give must be the same, except
+    ``info.startDate`` / ``info.finishDate``, which become the earliest start and the latest finish (each
+    shard of a pytest-jira-xray run writes its own times). Anything else that differs — two
+    ``testExecutionKey``s, two summaries — is refused, naming both files: merged, one report's results would
+    land in the other's Test Execution, or its info would be dropped.
+    """
+
+    def __init__(self) -> None:
+        self.fields: dict[str, Any] = {}
+        self._from: dict[str, Path] = {}
+
+    def add(self, path: Path, data: Mapping[str, Any]) -> None:
+        for key, value in data.items():
+            if key == "tests":
+                continue
+            if key == "info" and isinstance(value, dict) and isinstance(self.fields.get("info", {}), dict):
+                info = self.fields.setdefault("info", {})
+                self._from.setdefault("info", path)
+                for name, field in value.items():
+                    self._agree(info, name, field, path, f"info.{name}")
+            else:
+                self._agree(self.fields, key, value, path, key)
+
+    def _agree(self, into: dict[str, Any], key: str, value: Any, path: Path, label: str) -> None:
+        if key not in into:
+            into[key] = value
+            self._from[label] = path
+            return
+        if into[key] == value:
+            return
+        if label in ("info.startDate", "info.finishDate"):
+            chosen = _pick_time(into[key], value, latest=key == "finishDate")
+            if chosen is not None:
+                into[key] = chosen
+                return
+        raise ReportError(f"cannot merge the Xray JSON reports {self._from[label]} and {path}: their {label} "
+                          f"differs ({_short(into[key])} vs {_short(value)})",
+                          f"give them the same {label}, or import each into its own Test Execution with "
+                          "--separate")
+
+
+def _pick_time(old: Any, new: Any, *, latest: bool) -> Any | None:
+    """The earlier (or the later) of two ISO 8601 date-times, as written; None when either is not one or
+    they cannot be compared (one with a time zone, one without)."""
+    try:
+        later = datetime.fromisoformat(new) > datetime.fromisoformat(old)
+    except (TypeError, ValueError):
+        return None
+    return new if later == latest else old
+
+
+def _short(value: Any, width: int = 40) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def xray_head(paths: Sequence[Path]) -> XrayHead:
+    """The combined head of the Xray JSON reports ``paths`` (ReportError when they disagree)."""
+    head = XrayHead()
+    for path, data, _ in _xray_tests(paths):
+        head.add(path, data)
+    return head
 
 
 def group_by_size(paths: Sequence[Path], limit_bytes: int) -> list[list[Path]]:
@@ -234,11 +399,12 @@ def _suite_ends(path: Path, start: int, end: int) -> Iterator[int]:
             pos += len(chunk)
 
 
-def split_junit(path: Path, limit_bytes: int, folder: Path | None = None) -> list[Path]:
+def split_junit(path: Path, limit_bytes: int, scratch: ScratchFolder) -> list[Path]:
     """Cut a ``<testsuites>`` JUnit report between ``<testsuite>`` elements into files under the limit."""
     span = xml_span(path, "junit")
     head, _, _ = _read_head_tail(path)
-    if _PROLOG.match(head) is None or not re.match(rb"<testsuites\b", head[_PROLOG.match(head).end():]):  # type: ignore[union-attr]
+    prolog = _PROLOG.match(head)
+    if prolog is None or not re.match(rb"<testsuites\b", head[prolog.end():]):
         raise ReportError(f"{path} is one <testsuite> over the request-size limit and cannot be split",
                           "write one report file per test class, or raise XRAY_MAX_REQUEST_MB")
     room = limit_bytes - 256
@@ -253,12 +419,16 @@ def split_junit(path: Path, limit_bytes: int, folder: Path | None = None) -> lis
                               "split that test class's results, or raise XRAY_MAX_REQUEST_MB")
         last = cut
     pieces.append(Span(path, start, span.end))
-    out = []
-    for n, piece in enumerate(pieces, 1):
-        target = tempfile.NamedTemporaryFile(prefix=f"part{n}-", suffix=".xml", dir=folder, delete=False)  # noqa: SIM115
-        with target as fh:
-            fh.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n')
-            _copy(fh, piece)
-            fh.write(b"\n</testsuites>\n")
-        out.append(Path(target.name))
+    out: list[Path] = []
+    try:
+        for n, piece in enumerate(pieces, 1):
+            with scratch.new_file(f"parts of {path.name}", f"part{n}-", ".xml") as (part, fh):
+                fh.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n')
+                _copy(fh, piece)
+                fh.write(b"\n</testsuites>\n")
+            out.append(part)
+    except BaseException:
+        for part in out:
+            part.unlink(missing_ok=True)
+        raise
     return out

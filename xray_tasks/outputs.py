@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from xray_tasks.formats import FORMAT_LABELS
 from xray_tasks.redaction import redact_data
+from xray_tasks.reports import SUMMARY_KIND  # marks a summary file: a later run never takes it for a report
 
 if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome
 
 __all__ = ["SUMMARY_KIND", "summary", "write_outputs"]
 
-#: marks a summary file, so a later run never takes it for a report
-SUMMARY_KIND = "xray-tasks/summary"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 

@@ -1,32 +1,56 @@
 """The reports of one import: found on disk, checked, and grouped into requests — no network.
 
-``find_reports`` expands paths, directories and globs; ``check_reports`` detects (or checks) each
-report's format and refuses stale or empty ones; ``make_batches`` groups them by format into as few
-request bodies as the API and the size limit allow; ``ReportInfo`` is the ``report`` template variable.
+``find_reports`` expands paths, directories and globs in one bounded walk (symlink loops end, at most
+``WALK_LIMIT`` entries per pattern); ``check_reports`` detects (or checks) each report's format, refuses
+stale ones, and skips, with a note, xray-tasks' own outputs (``own_output``) and — among several reports —
+those without tests; ``make_batches`` groups them by format into as few request bodies as the API and the
+size limit allow; ``ReportInfo`` is the ``report`` template variable.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
+import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 from xray_tasks import formats, merge
 from xray_tasks.errors import ReportError, SettingsError, StaleReportError
-from xray_tasks.runrecord import RunRecord
+from xray_tasks.runrecord import RUN_KIND, RunRecord
 from xray_tasks.settings import Settings
 
-__all__ = ["Batch", "ReportInfo", "check_fresh", "check_reports", "detect", "find_reports", "make_batches"]
+__all__ = ["OWN_KINDS", "Batch", "CheckedReports", "ReportInfo", "check_fresh", "check_reports", "detect",
+           "find_reports", "make_batches", "own_output"]
 
 VALIDATE_LIMIT = 16 * 1024 * 1024  # parse reports up to this size fully before sending
+WALK_LIMIT = 200_000  # directory entries one --report pattern may look at
+REPORT_SUFFIXES = (".xml", ".json")  # what a --report directory takes
 STALE_TOLERANCE = 2.0  # seconds of clock/mtime granularity allowed
+
+#: ``"kind"`` of the JSON files xray-tasks writes (summary file, CI shard records) -> what notes call it;
+#: any ``"kind"`` starting with ``OWN_KIND_PREFIX`` is taken as ours
+OWN_KIND_PREFIX = "xray-tasks/"
+SUMMARY_KIND = "xray-tasks/summary"
+SHARD_KIND = "xray-tasks/shard"
+OWN_KINDS = {SUMMARY_KIND: "summary file", SHARD_KIND: "shard record", RUN_KIND: "run record"}
+OWN_HEAD = 256 * 1024  # own outputs are recognised from at most this many bytes
+_SUMMARY_KEYS = frozenset({"key", "keys", "id", "url", "format", "endpoint", "file", "files", "requests", "totals",
+                           "duration", "tests_exit_code", "error", "exit_code"})
+_RUN_RECORD_KEYS = frozenset({"command", "started", "finished", "exit_code", "reports", "cwd", "state", "pid",
+                              "signal", "recorded_by", "kind"})
 
 
 class ReportInfo:
     """The ``report`` template variable; totals are parsed only when a template uses them."""
+
+    #: what templates may read (the sandbox denies the rest, e.g. ``items`` and its Path objects)
+    template_fields: ClassVar[frozenset[str]] = frozenset(
+        {"format", "formats", "format_label", "file", "name", "files", "count", "totals", "tests"})
 
     def __init__(self, items: Sequence[tuple[Path, str]]) -> None:
         self.items = list(items)
@@ -59,18 +83,22 @@ class ReportInfo:
 
 
 def find_reports(patterns: Iterable[str]) -> list[Path]:
-    """Expand paths, directories (every file below) and globs (``**`` recursive); de-duplicated, sorted."""
+    """Expand paths, directories (every .xml/.json below) and globs (``**`` recursive); de-duplicated, sorted.
+
+    Globs follow :mod:`glob`'s rules (``*`` and ``**`` skip names starting with a dot); a directory takes
+    hidden files and folders too. Symlinked folders are followed, but a folder already walked is not walked
+    again, so a link back up the tree ends; at most ``WALK_LIMIT`` entries are looked at per pattern.
+    """
     found: dict[Path, None] = {}
     for pattern in patterns:
         pattern = os.path.expanduser(pattern)
         if glob.has_magic(pattern):
-            matches = [Path(m) for m in sorted(glob.glob(pattern, recursive=True)) if Path(m).is_file()]
+            matches = [Path(m) for m in _Walk(pattern).glob()]
             if not matches:
                 raise ReportError(f"no report matches {pattern!r}",
                                   "check the pattern and that the test run wrote its reports there")
         elif Path(pattern).is_dir():
-            matches = sorted(p for p in Path(pattern).rglob("*")
-                             if p.is_file() and p.suffix.lower() in (".xml", ".json"))
+            matches = [Path(m) for m in _Walk(pattern).reports_below()]
             if not matches:
                 raise ReportError(f"the directory {pattern} holds no .xml or .json report",
                                   "point --report at the report files or the folder the test run writes to")
@@ -82,6 +110,93 @@ def find_reports(patterns: Iterable[str]) -> list[Path]:
         raise ReportError("no report given",
                           "pass --report PATH, set XRAY_REPORT, or run run-tests --report PATH first")
     return list(found)
+
+
+class _Walk:
+    """The files one ``--report`` pattern names, found with each folder listed at most once.
+
+    Folders are told apart by ``(st_dev, st_ino)``, so symlinks that loop (``ln -s . r/a``) end instead of
+    growing the path until the OS gives up — with two such links, never. Every entry listed is counted and
+    more than ``WALK_LIMIT`` is an error naming the pattern.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.entries = 0
+        self.listed: dict[str, list[tuple[str, bool]]] = {}
+        self.walked: set[tuple[int, int, int]] = set()  # (pattern segment, st_dev, st_ino)
+
+    def listdir(self, folder: str) -> list[tuple[str, bool]]:
+        """``(name, is a folder)`` of each entry of ``folder``, sorted; empty when it cannot be listed."""
+        if folder not in self.listed:
+            try:
+                with os.scandir(folder or os.curdir) as it:
+                    entries = sorted((e.name, _is_dir(e)) for e in it)
+            except OSError:
+                entries = []
+            self.entries += len(entries)
+            if self.entries > WALK_LIMIT:
+                raise ReportError(f"--report {self.pattern!r} reaches more than {WALK_LIMIT:,} files and folders",
+                                  "narrow it to the folder the test run writes its reports to")
+            self.listed[folder] = entries
+        return self.listed[folder]
+
+    def folders(self, top: str, segment: int, hidden: bool) -> Iterator[str]:
+        """``top`` and every folder below it (symlinks followed), each real folder once, depth first."""
+        stack = [top]
+        while stack:
+            folder = stack.pop()
+            try:
+                st = os.stat(folder or os.curdir)
+            except OSError:
+                continue
+            if (segment, st.st_dev, st.st_ino) in self.walked:
+                continue
+            self.walked.add((segment, st.st_dev, st.st_ino))
+            yield folder
+            below = [os.path.join(folder, name) for name, is_dir in self.listdir(folder)
+                     if is_dir and (hidden or not name.startswith("."))]
+            stack.extend(reversed(below))
+
+    def reports_below(self) -> list[str]:
+        """Every .xml/.json file (any case) below the folder ``pattern``, hidden ones included."""
+        return sorted(path for folder in self.folders(self.pattern, -1, hidden=True)
+                      for name, is_dir in self.listdir(folder)
+                      if not is_dir and name.lower().endswith(REPORT_SUFFIXES)
+                      and os.path.isfile(path := os.path.join(folder, name)))
+
+    def glob(self) -> list[str]:
+        """The files ``pattern`` matches, as :func:`glob.glob` with ``recursive=True`` finds them."""
+        anchor = os.sep if os.path.isabs(self.pattern) else ""
+        parts = [p for p in self.pattern.split(os.sep) if p]
+        return sorted({p for p in self._expand(anchor, parts, 0) if os.path.isfile(p)})
+
+    def _expand(self, base: str, parts: list[str], i: int) -> Iterator[str]:
+        if i == len(parts):
+            yield base
+            return
+        part, last = parts[i], i == len(parts) - 1
+        if part == "**":
+            for folder in self.folders(base, i, hidden=False):
+                if last:
+                    yield from (os.path.join(folder, name) for name, is_dir in self.listdir(folder)
+                                if not is_dir and not name.startswith("."))
+                else:
+                    yield from self._expand(folder, parts, i + 1)
+        elif glob.has_magic(part):
+            for name, is_dir in self.listdir(base):
+                if (is_dir or last) and (part.startswith(".") or not name.startswith(".")) \
+                        and fnmatch.fnmatchcase(name, part):
+                    yield from self._expand(os.path.join(base, name), parts, i + 1)
+        else:
+            yield from self._expand(os.path.join(base, part), parts, i + 1)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _span(seconds: float) -> str:
@@ -135,26 +250,156 @@ class Batch:
     note: str | None = None
 
 
+@dataclass(frozen=True)
+class CheckedReports:
+    """The reports to import, each with its format and whether it was detected, and notes on those skipped."""
+
+    reports: list[tuple[Path, str, bool]]
+    notes: tuple[str, ...] = ()
+
+
 def check_reports(paths: Sequence[Path], fmt: str, record: RunRecord | None, *, allow_stale: bool = False
-                  ) -> list[tuple[Path, str, bool]]:
-    """Detect (or check) every report's format, refuse stale and empty ones — before anything is sent."""
-    checked = []
+                  ) -> CheckedReports:
+    """Detect (or check) every report's format and refuse stale ones — before anything is sent.
+
+    xray-tasks' own outputs (run record, summary file) are skipped with a note. Among several reports, those
+    holding no test (JUnit Platform's ConsoleLauncher writes a ``tests="0"`` suite beside the real results)
+    are skipped with a note too; only when no report holds a test is that an error. A 0-byte file is still
+    refused: it is more likely a run that crashed while writing than a run without tests.
+    """
+    checked: list[tuple[Path, str, bool]] = []
+    own: list[tuple[Path, str]] = []
+    empty: list[tuple[Path, str]] = []
     for path in paths:
+        kind = own_output(path)
+        if kind is not None:
+            own.append((path, kind))
+            continue
         check_fresh(path, record, allow_stale)
+        if len(paths) > 1 and _is_empty_list(path):
+            empty.append((path, "an empty JSON list"))
+            continue
         found, detected = detect(path, fmt)
         if path.stat().st_size <= VALIDATE_LIMIT and not formats.has_tests(path, found):
-            raise ReportError(f"{path} holds no test results ({formats.FORMAT_LABELS[found]} with 0 tests)",
-                              "check that the tests ran; Xray rejects an empty report")
+            empty.append((path, f"{formats.FORMAT_LABELS[found]} with 0 tests"))
+            continue
         checked.append((path, found, detected))
-    return checked
+    if not checked:
+        raise _nothing_to_import(own, empty)
+    notes = []
+    if own:
+        notes.append(f"skipped {_names(own)}: xray-tasks' own {_kinds(own)}, not test results")
+    if empty:
+        notes.append(f"skipped {_names(empty)}: no test results ({_kinds(empty)})")
+    return CheckedReports(checked, tuple(notes))
 
 
-def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, folder: Path, *,
+def _nothing_to_import(own: Sequence[tuple[Path, str]], empty: Sequence[tuple[Path, str]]) -> ReportError:
+    def ours(items: Sequence[tuple[Path, str]]) -> str:
+        return f"{_names(items)} {'is' if len(items) == 1 else 'are'} xray-tasks' own {_kinds(items)}"
+
+    if not empty:
+        return ReportError(f"{ours(own)}, not test results",
+                           "point --report at the reports the test run writes, and write --summary-file "
+                           "and XRAY_STATE_FILE elsewhere")
+    also = f"; {ours(own)}" if own else ""
+    if len(empty) == 1:
+        problem = f"{empty[0][0]} holds no test results ({empty[0][1]}){also}"
+    else:
+        problem = f"none of the {len(empty)} reports holds a test result ({_names(empty)}: {_kinds(empty)}){also}"
+    return ReportError(problem, "check that the tests ran; Xray rejects an empty report")
+
+
+def _names(items: Sequence[tuple[Path, str]], shown: int = 3) -> str:
+    names = [str(p) for p, _ in items]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _kinds(items: Sequence[tuple[Path, str]]) -> str:
+    return ", ".join(dict.fromkeys(kind for _, kind in items))
+
+
+def _is_empty_list(path: Path) -> bool:
+    """Whether the file is ``[]``: a Cucumber/Behave run that ran no feature."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    return head.lstrip(b"\xef\xbb\xbf").strip() == b"[]"
+
+
+def own_output(path: Path) -> str | None:
+    """What xray-tasks output ``path`` is ("summary file", "run record", ...), or None for anything else.
+
+    Recognised from the top-level keys of a JSON object in the file's first ``OWN_HEAD`` bytes: a ``"kind"``
+    starting with ``xray-tasks/``; the summary shape of earlier versions (``keys``, ``requests``,
+    ``tests_exit_code`` and nothing a report has); the run record's (``command``, ``started``, ``finished``,
+    ``exit_code``). Anything not starting with ``{`` is decided on its first bytes.
+    """
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+            if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{":
+                return None
+            head += fh.read(OWN_HEAD - len(head))
+    except OSError:
+        return None
+    keys, kind, whole = _top_level(head.decode("utf-8", errors="ignore").lstrip("\ufeff"))
+    if kind is not None:
+        return OWN_KINDS.get(kind, f"output ({kind})") if kind.startswith(OWN_KIND_PREFIX) else None
+    if keys and keys <= _SUMMARY_KEYS and ({"keys", "requests", "tests_exit_code"} <= keys
+                                          or (not whole and {"key", "keys", "files"} <= keys)):
+        return "summary file"
+    if keys <= _RUN_RECORD_KEYS and {"command", "started", "finished", "exit_code"} <= keys:
+        return "run record"
+    return None
+
+
+def _top_level(text: str) -> tuple[set[str], str | None, bool]:
+    """The keys of the JSON object ``text`` starts with, as far as ``text`` holds them (a key whose value is
+    cut off counts); its ``"kind"`` when that is a string (the scan stops there); and whether the object
+    ended within ``text``."""
+    decoder = json.JSONDecoder()
+    keys: set[str] = set()
+    pos = _skip(text, 0) + 1  # past the "{" the caller saw
+    while True:
+        pos = _skip(text, pos)
+        if text.startswith("}", pos):
+            return keys, None, True
+        try:
+            key, pos = decoder.raw_decode(text, pos)
+            pos = _skip(text, pos)
+            if not isinstance(key, str) or not text.startswith(":", pos):
+                return keys, None, False
+            keys.add(key)
+            value, pos = decoder.raw_decode(text, _skip(text, pos + 1))
+        except ValueError:  # cut off by the end of the head, or not JSON
+            return keys, None, False
+        if key == "kind" and isinstance(value, str):
+            return keys, value, False
+        pos = _skip(text, pos)
+        if text.startswith(",", pos):
+            pos += 1
+        elif not text.startswith("}", pos):
+            return keys, None, False
+
+
+def _skip(text: str, pos: int) -> int:
+    """The position of the first non-blank character at or after ``pos``."""
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, scratch: merge.ScratchFolder, *,
                  separate: bool = False) -> list[Batch]:
     """Group reports by format into as few requests as the API and the size limit allow.
 
     Cucumber/Behave come first: their endpoints cannot import into an existing Test Execution, so
-    only the request that creates it may carry them.
+    only the request that creates it may carry them. Merged and split bodies are written to ``scratch``;
+    Xray JSON reports that disagree on their Test Execution or info are refused (:class:`merge.XrayHead`).
     """
     if separate:
         return [Batch(fmt, det, (p,), p) for p, fmt, det in checked]
@@ -171,7 +416,7 @@ def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, folder:
         too_big = [p for p in paths if p.stat().st_size > limit]
         if too_big and fmt in merge.SPLITTABLE:
             for p in too_big:
-                parts = merge.split_junit(p, limit, folder)
+                parts = merge.split_junit(p, limit, scratch)
                 batches += [Batch(fmt, detected, (p,), part, f"part {n} of {len(parts)} of {p} "
                                   f"({p.stat().st_size / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB limit)")
                             for n, part in enumerate(parts, 1)]
@@ -187,8 +432,11 @@ def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, folder:
         if fmt not in merge.MERGEABLE or len(paths) == 1:
             batches += [Batch(fmt, detected, (p,), p) for p in paths]
             continue
-        for group in merge.group_by_size(paths, limit):
-            body = group[0] if len(group) == 1 else merge.merge_to_file(group, fmt, folder)
+        groups = merge.group_by_size(paths, limit)
+        if fmt == "xray" and len(groups) > 1:
+            merge.xray_head(paths)  # each request's merge checks its own files; this checks across them
+        for group in groups:
+            body = group[0] if len(group) == 1 else merge.merge_to_file(group, fmt, scratch)
             batches.append(Batch(fmt, detected, tuple(group) if len(group) > 1 else (), body))
     gherkin = [b for b in batches if b.fmt in ("cucumber", "behave")]
     if len(gherkin) > 1 and not s.test_exec_key:

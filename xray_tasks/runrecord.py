@@ -32,6 +32,8 @@ __all__ = ["RunRecord", "RunState", "load_record", "recorded_exit_code", "save_r
 RunState = Literal["running", "finished", "interrupted"]
 STATES: tuple[RunState, ...] = ("running", "finished", "interrupted")
 TEMP_PREFIX = ".xray-run-"
+#: marks the file as xray-tasks' own, so it is never taken for a report
+RUN_KIND = "xray-tasks/run"
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ def save_record(path: Path, record: RunRecord) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(record), fh, indent=2)
+            json.dump({"kind": RUN_KIND, **asdict(record)}, fh, indent=2)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

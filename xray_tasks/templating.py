@@ -2,15 +2,35 @@
 
 Where a template comes from, first match wins: an explicit ``--info-template`` / ``--test-info-template``
 file; ``XRAY_TEMPLATE_DIR/<name>``; the bundled ``templates/`` (repo checkout or editable install) or
-``xray_tasks/templates`` (installed wheel).
+``xray_tasks/templates`` (installed wheel). An ``XRAY_TEMPLATE_DIR`` that is missing or not a folder is an
+error, not a silent fall-back to the bundled templates.
 
 Rendering is strict: an undefined variable is an error (``StrictUndefined``); values are placed into
 JSON with the ``json`` filter; the rendered text must parse as JSON and have the fields Xray needs.
 Every error names the template file and line.
+
+A template is code from the repository being tested, and a dry run prints what it renders, so it runs
+in Jinja's ``ImmutableSandboxedEnvironment`` (no ``__globals__``/``__class__`` walks, no changing the
+variables) and reads attributes only of plain data — strings, numbers, lists, dicts and the ``report``
+fields — never of a Path or another object that could open a file. Its variables hold no secret:
+
+* the settings, without ``client_secret``, ``server_password`` and ``server_token``, and with the
+  user:password of any URL shown as ``***`` (``proxy=http://user:pass@host`` → ``http://***@host``);
+* ``env``: an allow-list, not the whole environment — ``XRAY_VAR_*`` and the CI systems' variables
+  (``ENV_PREFIXES``: ``GITHUB_*``, ``RUNNER_*``, ``CI_*``, ``GITLAB_*``, ``BUILD_*``, ``JOB_*``, ``GIT_*``,
+  ``CHANGE_*``, ``BITBUCKET_*``, ``CIRCLE_*``, ``TRAVIS_*``, ``BUILDKITE_*``, ``SYSTEM_*``, ``AGENT_*``,
+  ``TEAMCITY_*``, ``DRONE_*``; ``ENV_NAMES``: ``CI``, ``JENKINS_URL``, ``BRANCH_NAME``, ``TAG_NAME``,
+  ``NODE_NAME``, ``EXECUTOR_NUMBER``, ``TF_BUILD``), minus every name that looks secret (``TOKEN``,
+  ``SECRET``, ``PASS``, ``PWD``, ``KEY``, ``CREDENTIAL``, ``AUTH`` but not ``AUTHOR``, ``PRIVATE``, ``JWT``,
+  ``COOKIE``, ``PAT``: ``GITHUB_TOKEN``, ``CI_JOB_TOKEN``, ``CI_REGISTRY_PASSWORD``, ``SYSTEM_ACCESSTOKEN``),
+  with URL user:passwords masked (GitLab's ``CI_REPOSITORY_URL`` carries the job token). ``DB_PASS``,
+  ``JIRA_PAT``, ``HTTPS_PROXY`` and the like are never there;
+* ``ci.*`` built from those variables, ``git.*``, ``run.*``, ``vars.*`` (what the user passed) and ``report.*``.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -19,12 +39,14 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from xray_tasks.errors import TemplateError
 from xray_tasks.settings import Settings
 
-__all__ = ["TEMPLATE_NAMES", "RenderedTemplate", "build_context", "find_template", "render_template"]
+__all__ = ["TEMPLATE_NAMES", "RenderedTemplate", "build_context", "find_template", "mask_userinfo", "render_template",
+           "safe_environ", "shown_settings"]
 
 TEMPLATE_NAMES = {
     ("cloud", "info"): "info.json.j2",
@@ -33,7 +55,15 @@ TEMPLATE_NAMES = {
     ("server", "testInfo"): "test-info.server.json.j2",
 }
 CLOUD_XRAY_FIELDS = frozenset({"testPlanKey", "environments"})
-_SECRETISH = re.compile(r"SECRET|TOKEN|PASSW|API_?KEY|PRIVATE|CREDENTIAL", re.IGNORECASE)
+#: settings never shown to templates
+SECRET_SETTINGS = frozenset({"client_secret", "server_password", "server_token"})
+#: environment variables templates may read as ``env.NAME``: these prefixes and names, minus secret-looking ones
+ENV_PREFIXES = ("XRAY_VAR_", "GITHUB_", "RUNNER_", "CI_", "GITLAB_", "BUILD_", "JOB_", "GIT_", "CHANGE_",
+                "BITBUCKET_", "CIRCLE_", "TRAVIS_", "BUILDKITE_", "SYSTEM_", "AGENT_", "TEAMCITY_", "DRONE_")
+ENV_NAMES = frozenset({"CI", "JENKINS_URL", "BRANCH_NAME", "TAG_NAME", "NODE_NAME", "EXECUTOR_NUMBER", "TF_BUILD"})
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASS|PWD|KEY|CREDENTIAL|AUTH(?!ORS?(?:_|$))|PRIVATE|JWT|COOKIE"
+                          r"|(?:^|_)PAT(?:_|$)", re.IGNORECASE)
+_USERINFO = re.compile(r"(?<=://)[^/?#\s]+@")
 
 
 @dataclass(frozen=True)
@@ -60,8 +90,15 @@ def find_template(settings: Settings, part: str, explicit: str | None = None) ->
                                 f"check the path given to --{_flag(part)}-template")
         return path
     name = TEMPLATE_NAMES[(settings.deployment, part)]
-    dirs = ([Path(settings.template_dir).expanduser()] if settings.template_dir else [])
-    dirs += bundled_template_dirs()
+    dirs = bundled_template_dirs()
+    if settings.template_dir:
+        chosen = Path(settings.template_dir).expanduser()
+        if not chosen.is_dir():
+            problem = "is a file, not a folder" if chosen.exists() else "does not exist"
+            raise TemplateError(f"XRAY_TEMPLATE_DIR={settings.template_dir} {problem}",
+                                f"point XRAY_TEMPLATE_DIR at the folder holding your {name}, or unset it to use "
+                                "the bundled templates")
+        dirs.insert(0, chosen)
     for folder in dirs:
         if (folder / name).is_file():
             return folder / name
@@ -108,24 +145,43 @@ def ci_context(environ: Mapping[str, str]) -> dict[str, str]:
     return {}
 
 
+def mask_userinfo(text: str) -> str:
+    """``text`` with the user:password of every URL in it shown as ``***``."""
+    return _USERINFO.sub("***@", text)
+
+
 def safe_environ(environ: Mapping[str, str]) -> dict[str, str]:
-    """The environment without anything that looks like a secret, for templates."""
-    return {k: v for k, v in environ.items() if not _SECRETISH.search(k)}
+    """The ``env`` template variable: the allow-listed CI and ``XRAY_VAR_*`` variables, without any whose name
+    looks secret, URL credentials masked."""
+    return {name: mask_userinfo(value) for name, value in sorted(environ.items())
+            if (name in ENV_NAMES or name.startswith(ENV_PREFIXES)) and not _SECRET_NAME.search(name)}
+
+
+def shown_settings(settings: Settings) -> dict[str, Any]:
+    """The settings as templates see them: no secret, URL credentials masked."""
+    def shown(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_userinfo(value)
+        if isinstance(value, tuple):
+            return tuple(shown(v) for v in value)
+        return value
+
+    return {name: shown(value) for name, value in vars(settings).items()
+            if name not in SECRET_SETTINGS and name not in ("sources", "variables")}
 
 
 def build_context(settings: Settings, *, report: Any, run: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Variables every template sees (documented in the README)."""
+    """Variables every template sees (documented in the README and above)."""
     environ = os.environ if environ is None else environ
-    shown = {name: value for name, value in vars(settings).items()
-             if name not in ("client_secret", "server_password", "server_token", "sources", "variables")}
+    shown = shown_settings(settings)
     return {
         **shown,
         "settings": shown,
         "vars": dict(settings.variables),
         "env": safe_environ(environ),
         "git": git_context(),
-        "ci": ci_context(environ),
+        "ci": {name: mask_userinfo(value) for name, value in ci_context(environ).items()},
         "run": dict(run or {}),
         "report": report,
     }
@@ -134,11 +190,30 @@ def build_context(settings: Settings, *, report: Any, run: Mapping[str, Any] | N
 def _environment(folder: Path) -> Any:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
-                             autoescape=False, keep_trailing_newline=True)
+    env = _sandbox()(loader=jinja2.FileSystemLoader(str(folder)), undefined=jinja2.StrictUndefined,
+                     autoescape=False, keep_trailing_newline=True)
     env.filters["json"] = _to_json
     env.filters["tojson"] = _to_json  # Jinja's own fails on an undefined value without naming it
     return env
+
+
+@functools.cache
+def _sandbox() -> type[Any]:
+    """Jinja's immutable sandbox, reading attributes only of plain data (built on first use: Jinja is
+    imported only when a template is rendered)."""
+    import jinja2.runtime
+    import jinja2.utils
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    plain = (str, int, float, list, tuple, dict, set, frozenset, SimpleNamespace, jinja2.utils.Namespace,
+             jinja2.utils.Cycler, jinja2.utils.Joiner, jinja2.runtime.LoopContext)
+
+    class PlainDataSandbox(ImmutableSandboxedEnvironment):
+        def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+            return super().is_safe_attribute(obj, attr, value) and (
+                isinstance(obj, plain) or attr in getattr(type(obj), "template_fields", ()))
+
+    return PlainDataSandbox
 
 
 def _to_json(value: Any) -> str:
@@ -171,6 +246,7 @@ def _template_line(path: Path) -> int | None:
 def render_template(path: Path, part: str, context: Mapping[str, Any], deployment: str) -> RenderedTemplate:
     """Render ``path`` with ``context``, parse the JSON and check it; raise TemplateError with file:line."""
     import jinja2
+    from jinja2.exceptions import SecurityError
 
     env = _environment(path.parent)
     try:
@@ -190,7 +266,11 @@ def render_template(path: Path, part: str, context: Mapping[str, Any], deploymen
     except jinja2.TemplateError as exc:
         line = _template_line(path)
         at = f" line {line}" if line else ""
-        raise TemplateError(f"template {path}{at}: {exc}", "fix the template") from None
+        hint = "fix the template"
+        if isinstance(exc, SecurityError):
+            hint = ("templates run in a sandbox: they read the documented variables (README, Templates), not "
+                    "Python internals, files or the environment")
+        raise TemplateError(f"template {path}{at}: {str(exc).rstrip('.')}", hint) from None
     except (TypeError, ValueError, AttributeError, KeyError) as exc:
         line = _template_line(path)
         at = f" line {line}" if line else ""

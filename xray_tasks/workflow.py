@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import glob
 import os
-import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +21,7 @@ from xray_tasks import outputs
 from xray_tasks.console import Console, err
 from xray_tasks.errors import ImportFailed, Interrupted, SettingsError, XrayTasksError
 from xray_tasks.importer import ImportOptions, ImportOutcome, plan_run, send_run
+from xray_tasks.merge import ScratchFolder
 from xray_tasks.reports import find_reports
 from xray_tasks.runner import run_command
 from xray_tasks.runrecord import RunRecord, save_record
@@ -114,8 +114,8 @@ def _import(s: Settings, options: ImportOptions, record: RunRecord | None, conso
         patterns = tuple(p if os.path.isabs(p) else os.path.join(record.cwd or ".", p) for p in record.reports)
         console.say(f"using the report(s) run-tests recorded in {s.state_file}: {', '.join(record.reports)}")
     paths = find_reports(patterns)
-    with tempfile.TemporaryDirectory(prefix="xray-tasks-") as tmp:
-        run = plan_run(s, paths, options, record, Path(tmp), separate=separate)
+    with ScratchFolder() as scratch:  # made only if a report is merged or split
+        run = plan_run(s, paths, options, record, scratch, separate=separate)
         if dry_run:
             console.dry_run(run, s.base_url, "Bearer" if s.is_cloud or s.server_token else "Basic")
             return None
