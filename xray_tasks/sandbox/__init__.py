@@ -22,8 +22,8 @@ client credentials!"; no Authorization header → "Authentication failed. Missin
 token!"; expired or revoked token → "Authentication failed. Token has expired!"; Server without valid
 Basic/PAT → "You are not authenticated. Authentication required to use this resource."
 
-Run statuses (formats' normalised status → Cloud / Server): passed → PASSED / PASS, failed → FAILED /
-FAIL, aborted → ABORTED, executing → EXECUTING, skipped, todo and anything else → TODO; Xray JSON
+Run statuses (formats' normalised status → Cloud / Server; docs/statuses.md has every runner's values):
+passed → PASSED / PASS, failed → FAILED / FAIL, aborted → ABORTED, skipped and todo → TODO; Xray JSON
 statuses are kept as sent and must be the dialect's own (PASSED, FAILED, TODO, EXECUTING, ABORTED on
 Cloud; PASS, FAIL, TODO, EXECUTING, ABORTED on Server).
 
