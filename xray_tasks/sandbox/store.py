@@ -69,7 +69,7 @@ def _loads(text: str | None) -> Any:
 class Store:
     """SQLite-backed state; every public method is thread-safe."""
 
-    def __init__(self, db: str | os.PathLike[str] = ":memory:", projects: Sequence[str] = ("DEMO", "CALC")) -> None:
+    def __init__(self, db: str | os.PathLike[str], projects: Sequence[str]) -> None:
         self.path = os.fspath(db)
         self.projects = tuple(projects)
         self.lock = threading.RLock()
