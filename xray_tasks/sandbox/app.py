@@ -141,6 +141,10 @@ def banner(sandbox: Sandbox) -> str:
         f"{url}/api/v2/authenticate | tr -d '\"')",
         f"  curl -H 'Content-Type: text/xml' -H \"Authorization: Bearer $token\" --data-binary @junit.xml "
         f"'{url}/api/v2/import/execution/junit?projectKey=DEMO'",
+        f"  curl -H \"Authorization: Bearer $token\" -F file=@features.zip "
+        f"'{url}/api/v2/import/feature?projectKey=DEMO'",
+        f"  curl -H \"Authorization: Bearer $token\" -o features.zip '{url}/api/v2/export/cucumber?keys=DEMO-2;DEMO-3'",
+        f"  Cucumber tag prefixes: @{c.test_prefix}<KEY>, #@{c.precondition_prefix}<KEY>, @{c.requirement_prefix}<KEY>",
         "",
         f"Xray Server/DC  (XRAY_BASE_URL={url}, API root /rest/raven/2.0, 1.0 or latest)",
         f"  user/password: {c.server_user} / {c.server_password}    personal access token: {c.server_token}",
@@ -152,6 +156,8 @@ def banner(sandbox: Sandbox) -> str:
         f"  GET  {url}/sandbox/executions        GET {url}/sandbox/executions/<KEY>",
         f"  GET  {url}/sandbox/tests             GET {url}/sandbox/requests",
         f"  GET  {url}/sandbox/health            POST {url}/sandbox/reset",
+        f"  POST {url}/sandbox/issues  e.g. {{\"project\": \"DEMO\", \"type\": \"Story\", \"summary\": \"...\"}}",
+        f"  POST {url}/sandbox/filters e.g. {{\"keys\": [\"DEMO-2\"]}}   GET {url}/sandbox/gherkin/<KEY>",
         f"  POST {url}/sandbox/faults  e.g. {{\"status_429\": 2, \"retry_after\": 3}}   (DELETE to clear)",
         "",
         "Press Ctrl-C to stop.",
