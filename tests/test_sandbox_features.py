@@ -319,11 +319,57 @@ def test_only_the_configured_prefix_names_a_test(prefix: str) -> None:
         sb.close()
 
 
-def test_wrong_prefix_everywhere_is_a_400_with_the_tests_missing(sb: Sandbox) -> None:
-    """A file whose only scenario names an unknown key with the right prefix is refused as a whole."""
-    xray = Xray(sb, "server")
-    got = xray.import_features("a.feature", b"Feature: F\n  @TEST_NOPE-1\n  Scenario: S\n    Given x\n")
-    assert got.status == 400 and got.body["error"] == "There are no valid tests imported"
+def test_rule_backgrounds_apply_to_their_rule_only(sb: Sandbox) -> None:
+    """A Rule's Background becomes a Precondition of that Rule's scenarios only; the Feature's applies to all."""
+    xray = Xray(sb, "cloud")
+    got = xray.import_features("rules.feature", feature("""
+        Feature: Accounts
+          Background: Signed out
+            Given I am signed out
+
+          Scenario: Anyone browses
+            Given the home page
+
+          Rule: Admins
+            Background: An admin exists
+              Given an admin account
+
+            Scenario: Admin signs in
+              When the admin signs in
+        """))
+    anyone, admin = got.tests
+    signed_out, admin_exists = got.preconditions
+    assert xray.gherkin(anyone)["preconditions"] == [signed_out]
+    assert xray.gherkin(admin)["preconditions"] == [signed_out, admin_exists]
+
+
+def test_project_parameters_per_dialect(sb: Sandbox) -> None:
+    """Cloud takes projectKey or projectId and Server projectKey; a missing or unknown project, or an unknown
+    parameter, is a 400 before anything is imported."""
+    cloud, server = Xray(sb, "cloud"), Xray(sb, "server")
+    body = b"Feature: F\n  Scenario: S\n    Given x\n"
+    project = sb.store.project("CALC")
+    assert project is not None
+    calc_id = str(project["id"])
+    by_id = cloud.http.post("/api/v1/import/feature", params={"projectId": calc_id},
+                            files={"file": ("a.feature", body, "text/plain")})
+    assert by_id.status_code == 200 and by_id.json()["updatedOrCreatedTests"][0]["key"].startswith("CALC-")
+    cases = [
+        (cloud, "/api/v2/import/feature", {}, "Error importing features: a projectKey or a projectId query parameter "
+                                              "is required to import the features!"),
+        (cloud, "/api/v2/import/feature", {"projectKey": "NOPE"},
+         "Error retrieving Project from Jira with key \"NOPE\": No project could be found with key 'NOPE'."),
+        (server, "/rest/raven/latest/import/feature", {}, "Error importing features: the projectKey query parameter "
+                                                          "is required!"),
+        (server, "/rest/raven/2.0/import/feature", {"projectKey": "CALC", "updateRepository": "yes"},
+         "Error importing features: updateRepository must be true or false."),
+        (server, "/rest/raven/2.0/import/feature", {"projectKey": "CALC", "source": "repo"},
+         "Error importing results: unknown query parameter(s): source. Supported (case-sensitive): projectKey, "
+         "updateRepository."),
+    ]
+    for client, path, params, message in cases:
+        resp = client.http.post(path, params=params, files={"file": ("a.feature", body, "text/plain")})
+        assert (resp.status_code, resp.json()) == (400, {"error": message}), params
 
 
 def test_precondition_comment_updates_and_unknown_precondition_errors(xray: Xray) -> None:
@@ -507,6 +553,21 @@ def _xray_json(xray: Xray, report: dict[str, Any]) -> str:
     resp = xray.http.post(path, json=report)
     assert resp.status_code == 200, resp.text
     return str(resp.json()["key"] if xray.cloud else resp.json()["testExecIssue"]["key"])
+
+
+def test_sandbox_api_for_issues_and_filters_refuses_bad_bodies(sb: Sandbox) -> None:
+    """/sandbox/issues makes only requirements and Test Plans, /sandbox/filters only over existing keys;
+    saved filters are listed."""
+    http = httpx.Client(base_url=sb.url)
+    bad_type = http.post("/sandbox/issues", json={"project": "CALC", "type": "Test Execution", "summary": "x"})
+    assert bad_type.status_code == 400 and "Story" in bad_type.json()["error"]
+    plan = http.post("/sandbox/issues", json={"project": "DEMO", "type": "Test Plan", "summary": "Release 2"})
+    assert plan.status_code == 201 and plan.json()["type"] == "Test Plan"
+    assert http.post("/sandbox/filters", json={"keys": ["CALC-77"]}).json() == {"error": "No issue with key CALC-77"}
+    saved = http.post("/sandbox/filters", json={"keys": [plan.json()["key"]], "name": "plans"}).json()
+    assert saved["id"] == "10000"
+    assert http.get("/sandbox/filters").json() == [saved]
+    assert http.get("/sandbox/gherkin/CALC-1").status_code == 404  # a Test Plan has no Gherkin
 
 
 def test_export_errors(xray: Xray) -> None:

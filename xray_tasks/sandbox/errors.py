@@ -85,7 +85,7 @@ def invalid_status(status: object, allowed: Iterable[str]) -> str:
 
 
 UNTAGGED_SCENARIO = ("Error importing results: the scenario \"{name}\" is not tagged with the key of an "
-                     "existing Test (e.g. @TEST_DEMO-2 or @DEMO-2)!")
+                     "existing Test (e.g. @{prefix}DEMO-2 or @DEMO-2)!")
 TEST_INFO_REQUIRED = ("Error importing results: test \"{name}\" has no testKey and its testInfo lacks "
                       "{fields}!")
 

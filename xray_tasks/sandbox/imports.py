@@ -356,7 +356,7 @@ def _resolve_tests(rt: Runtime, req: ImportRequest, results: list[_Result],
             continue
         gherkin = req.fmt in CUCUMBER_FORMATS
         if gherkin and not rt.config.provision_untagged_scenarios:
-            raise ApiError(400, errors.UNTAGGED_SCENARIO.format(name=result.name))
+            raise ApiError(400, errors.UNTAGGED_SCENARIO.format(name=result.name, prefix=rt.config.test_prefix))
         if result.test_info is not None:  # Xray JSON testInfo
             info = result.test_info
             test_project = store.project(info["projectKey"])
