@@ -22,6 +22,7 @@ import pytest
 from tests.runners import _cucumber_js, _env
 from xray_tasks.sandbox import Sandbox
 from xray_tasks.sandbox.featurezip import MAX_ENTRIES, MAX_FILE_BYTES
+from xray_tasks.sandbox.gherkin import GherkinError, parse
 
 DIALECTS = ["cloud", "server"]
 CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
@@ -435,6 +436,164 @@ def test_unsafe_zips_are_refused(entries: dict[str, bytes], reason: str, xray: X
     got = xray.import_features("features.zip", zipped(entries))
     assert got.status == 400 and reason in got.body["error"], got.body
     assert xray.test_keys() == []
+
+
+# -- the parser against the official one --------------------------------------------------------------
+
+OFFICIAL_PARSER = """
+const Gherkin = require('@cucumber/gherkin');
+const Messages = require('@cucumber/messages');
+const fs = require('fs');
+const out = [];
+for (const file of process.argv.slice(2)) {
+  try {
+    const parser = new Gherkin.Parser(new Gherkin.AstBuilder(Messages.IdGenerator.incrementing()),
+                                      new Gherkin.GherkinClassicTokenMatcher());
+    const f = parser.parse(fs.readFileSync(file, 'utf8')).feature;
+    if (!f) { out.push(null); continue; }
+    const backgrounds = [], scenarios = [];
+    const walk = (children, rule) => {
+      for (const c of children) {
+        if (c.background) backgrounds.push({name: c.background.name, rule});
+        if (c.scenario) scenarios.push({name: c.scenario.name, rule, outline: c.scenario.examples.length > 0,
+          tags: c.scenario.tags.map(t => t.name.slice(1)),
+          steps: c.scenario.steps.map(s => (s.keyword + s.text).trim())});
+        if (c.rule) walk(c.rule.children, c.rule.name);
+      }
+    };
+    walk(f.children, null);
+    out.push({name: f.name, language: f.language, tags: f.tags.map(t => t.name.slice(1)), backgrounds, scenarios});
+  } catch (e) { out.push({error: String(e.message)}); }
+}
+console.log(JSON.stringify(out));
+"""
+TRICKY_FEATURES = {
+    "everything.feature": """
+        # a comment before the tags
+        @REQ_CALC-5 @web   # a comment after tags
+        Feature: Everything at once
+          A description
+          over two lines.
+
+          Background: Signed out
+            #@PRECOND_CALC-7
+            Given I am signed out
+
+          # a comment that belongs to nobody
+          @TEST_CALC-12 @smoke
+          Scenario: Doc strings and tables
+            A scenario description line.
+            Given a payload
+              \"\"\"json
+              {"Scenario": "not a header", "@tag": "not a tag"}
+              \"\"\"
+            And a markdown block
+              ```
+              Feature: not a second feature
+              ```
+            When I send
+              | name  | value |
+              | a\\|b | 2     |
+            Then it works
+
+          @id:outline
+          Scenario Template: Template <n>
+            Given <n>
+
+            @first
+            Scenarios: the first
+              | n |
+              | 1 |
+
+            Examples: the second
+              | n |
+              | 2 |
+
+          Rule: Admins only
+            Background: An admin
+              Given an admin
+
+            Example: Admin signs in
+              * the admin signs in
+              But nothing breaks
+        """,
+    "tabs-and-crlf.feature": "Feature: Tabs\r\n\tScenario: Tabbed\r\n\t\tGiven a tab\r\n\t\tThen a crlf\r\n",
+    "german.feature": """
+        # language: de
+        @REQ_CALC-1
+        Funktionalität: Rechner
+          Grundlage:
+            Angenommen ein Rechner
+          Szenariogrundriss: Addieren <a>
+            Wenn ich <a> addiere
+            Beispiele:
+              | a |
+              | 1 |
+          Szenario: Nichts
+            Dann nichts
+        """,
+    "french.feature": """
+        #language:fr
+        Fonctionnalité: Calculatrice
+          Plan du scénario: Additionner <a>
+            Soit <a>
+            Exemples:
+              | a |
+              | 1 |
+        """,
+    "only-comments.feature": "# nothing here\n\n# at all\n",
+    "tags-at-the-end.feature": "Feature: F\n  Scenario: S\n    Given x\n  @dangling\n",
+    "step-after-tags.feature": "Feature: F\n  @tag\n  Given a step in the wrong place\n",
+    "two-features.feature": "Feature: A\nFeature: B\n",
+    "open-doc-string.feature": "Feature: F\n  Scenario: S\n    Given x\n      \"\"\"\n      never closed\n",
+    "unknown-language.feature": "# language: xx-nope\nFeature: F\n",
+}
+
+
+def ours(text: str) -> dict[str, Any] | None:
+    """Our parser's view of a file in the official parser's terms; step lines are checked separately."""
+    try:
+        f = parse(text)
+    except GherkinError as exc:
+        return {"error": str(exc)}
+    if f is None:
+        return None
+    return {"name": f.name, "language": f.language, "tags": list(f.tags),
+            "backgrounds": [{"name": b.name, "rule": b.rule} for b in f.backgrounds],
+            "scenarios": [{"name": s.name, "rule": s.rule, "outline": s.kind == "scenario_outline",
+                           "tags": list(s.tags), "body": s.body} for s in f.scenarios]}
+
+
+@pytest.mark.slow
+def test_parser_agrees_with_the_official_gherkin_parser(tmp_path: Path) -> None:
+    """On tricky files (doc strings holding headers, tagged Examples, Rules, synonyms, tabs, CRLF, German and
+    French, broken files) our parser finds what Cucumber's own Gherkin parser finds, and refuses what it
+    refuses."""
+    found = _cucumber_js()
+    if found is None or shutil.which("node") is None:
+        pytest.skip("Cucumber's gherkin parser not found: npm install --prefix .tools @cucumber/cucumber")
+    paths = []
+    for name, text in TRICKY_FEATURES.items():
+        path = tmp_path / name
+        path.write_bytes((textwrap.dedent(text).lstrip("\n") if "\r" not in text else text).encode())
+        paths.append(path)
+    script = tmp_path / "parse.js"
+    script.write_text(OFFICIAL_PARSER, encoding="utf-8")
+    proc = subprocess.run(["node", str(script), *map(str, paths)], capture_output=True, text=True,
+                          env=_env(NODE_PATH=str(found[1])), timeout=RUN_TIMEOUT, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for path, official in zip(paths, json.loads(proc.stdout), strict=True):
+        mine = ours(path.read_text(encoding="utf-8"))
+        if official is None or "error" in official:
+            assert mine == official if official is None else (mine is not None and "error" in mine), \
+                (path.name, official, mine)
+            continue
+        assert mine is not None and "error" not in mine, (path.name, mine)
+        for theirs, our in zip(official["scenarios"], mine["scenarios"], strict=True):
+            lines = [line.strip() for line in our.pop("body").splitlines()]
+            steps = iter(lines)
+            assert all(step in steps for step in theirs.pop("steps")), (path.name, theirs["name"], lines)
+        assert mine == official, path.name
 
 
 # -- export ----------------------------------------------------------------------------------------

@@ -186,8 +186,8 @@ class _Builder:
             self.pending.append(raw)
             return
         header = _header(text, self.keywords)
-        if header is None:
-            self.content(number, raw, text)
+        if header is None or (header[0] == "feature" and self.feature is not None):
+            self.content(number, raw, text)  # as Cucumber's parser does: a second "Feature:" line is text
         else:
             self.start(number, raw, *header)
 
@@ -229,8 +229,6 @@ class _Builder:
         tags, self.tags = tuple(self.tags), []
         self.close()
         if kind == "feature":
-            if self.feature is not None:
-                raise GherkinError(number, "a second Feature in one file")
             self.feature, self.feature_tags = (name, number), list(tags)
             return
         if self.feature is None:
