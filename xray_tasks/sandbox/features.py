@@ -253,7 +253,8 @@ class _Writer:
             store.set_gherkin(precondition["id"], "Background", block.body, plan.feature.language, id_tag=None,
                               **self.place(plan.path))
         elif not preconditions:
-            summary = block.name or "Background for " + ", ".join(t["key"] for t in tests)
+            summary = block.name or ("Background for " + ", ".join(t["key"] for t in tests) if tests
+                                     else f"Background of {plan.feature.name}")
             found = self.match("Precondition", summary, plan.path, None)
             if found is None:
                 defaults = self.job.precondition_defaults
