@@ -56,10 +56,12 @@ def refused(call: object, *args: object) -> ReportError:
 def test_real_report_is_detected_and_counted(fixture: str, request: pytest.FixtureRequest) -> None:
     """Every real (or sample) report is detected from its content and counted exactly."""
     path: Path = request.getfixturevalue(fixture)
-    fmt, totals = EXPECTED[fixture]
+    fmt, nonzero = EXPECTED[fixture]
     assert formats.detect_format(path) == fmt
     summary = formats.summarize(path, fmt)
+    totals = dict.fromkeys(formats.STATUSES, 0) | nonzero
     assert summary == formats.ReportSummary(format=fmt, tests=sum(totals.values()), totals=totals)
+    assert list(summary.totals) == list(formats.STATUSES)
     assert formats.has_tests(path, fmt) is True
 
 
@@ -161,7 +163,7 @@ def test_testng_methods_attribute_key_and_config(testng_report: Path) -> None:
 def test_nunit_and_xunit_samples(nunit3_report: Path, nunit2_report: Path, xunit_report: Path) -> None:
     """NUnit 3 uses fullname, NUnit 2 the full test name and xUnit.net the test name as definition."""
     n3 = by_name(nunit3_report, "nunit")
-    assert n3["Divides(1,0,0)"].status == "inconclusive"
+    assert n3["Divides(1,0,0)"].status == "todo"  # Inconclusive
     assert n3['HandlesUnicode("Größe & <café>")'].definition == \
         'Calculator.Tests.CalculatorTests.HandlesUnicode("Größe & <café>")'
     n2 = by_name(nunit2_report, "nunit")
@@ -254,7 +256,7 @@ def test_empty_feature_list_has_no_tests_when_the_format_is_given(tmp_path: Path
     """An empty Cucumber/Behave list is a report without tests once the format is known."""
     path = write(tmp_path, "none.json", "[]")
     assert formats.summarize(path, "cucumber") == formats.ReportSummary(
-        format="cucumber", tests=0, totals={"passed": 0, "failed": 0, "skipped": 0})
+        format="cucumber", tests=0, totals={"passed": 0, "failed": 0, "skipped": 0, "todo": 0, "aborted": 0})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -278,7 +280,7 @@ def test_junit_rules(tmp_path: Path) -> None:
 
 
 def test_robot_3_output_and_not_run_status(tmp_path: Path) -> None:
-    """Robot 3-style <tags> and start/end times are read, and NOT RUN stays as its own status."""
+    """Robot 3-style <tags> and start/end times are read, and NOT RUN counts as skipped."""
     path = write(tmp_path, "output.xml", """<robot generator="Robot 3.2.2">
         <suite name="Top"><suite name="Sub"><test name="T1"><kw name="k">
         <status status="FAIL" starttime="20240101 12:00:00.000" endtime="20240101 12:00:01.000"/></kw>
@@ -288,25 +290,28 @@ def test_robot_3_output_and_not_run_status(tmp_path: Path) -> None:
         <statistics><suite><stat name="Top">Top</stat></suite><tag><stat>x</stat></tag></statistics>
         </robot>""")
     assert [(r.definition, r.status, r.key, r.duration) for r in results(path, "robot")] == [
-        ("Top.Sub.T1", "passed", "CALC-12", 2.5), ("Top.Sub.T2", "not run", None, None)]
+        ("Top.Sub.T1", "passed", "CALC-12", 2.5), ("Top.Sub.T2", "skipped", None, None)]
 
 
 def test_xray_json_statuses_names_and_durations(tmp_path: Path) -> None:
-    """Xray JSON statuses are normalised, names fall back to testInfo, durations come from start/finish."""
+    """Xray JSON statuses are normalised (EXECUTING and custom ones to todo), names fall back to testInfo,
+    durations come from start/finish."""
     report = {"info": {"summary": "s"}, "tests": [
         {"testKey": "CALC-1", "status": "PASS", "start": "2026-11-27T10:00:00+00:00",
          "finish": "2026-11-27T10:00:03+00:00"},
         {"status": "FAILED", "testInfo": {"summary": "Login works", "projectKey": "CALC", "type": "Generic",
                                           "definition": "login.works"}},
         {"testKey": "CALC-3", "status": "TODO"}, {"testKey": "CALC-4", "status": "SKIPPED"},
-        {"testKey": "CALC-5", "status": "EXECUTING"}]}
+        {"testKey": "CALC-5", "status": "EXECUTING"}, {"testKey": "CALC-6", "status": "ABORTED"},
+        {"testKey": "CALC-7", "status": "FLAKY"}]}
     path = write(tmp_path, "x.json", json.dumps(report))
     assert [(r.name, r.definition, r.status, r.duration) for r in results(path, "xray")] == [
         ("CALC-1", "CALC-1", "passed", 3.0), ("Login works", "login.works", "failed", None),
         ("CALC-3", "CALC-3", "todo", None), ("CALC-4", "CALC-4", "skipped", None),
-        ("CALC-5", "CALC-5", "executing", None)]
-    assert formats.summarize(path, "xray").totals == {"passed": 1, "failed": 1, "skipped": 1, "todo": 1,
-                                                      "executing": 1}
+        ("CALC-5", "CALC-5", "todo", None), ("CALC-6", "CALC-6", "aborted", None),
+        ("CALC-7", "CALC-7", "todo", None)]  # a custom status has no verdict we can read
+    assert formats.summarize(path, "xray").totals == {"passed": 1, "failed": 1, "skipped": 1, "todo": 3,
+                                                      "aborted": 1}
 
 
 def test_cucumber_hooks_and_empty_scenarios(tmp_path: Path) -> None:
@@ -323,6 +328,82 @@ def test_cucumber_hooks_and_empty_scenarios(tmp_path: Path) -> None:
     path = write(tmp_path, "c.json", json.dumps([feature]))
     assert [(r.name, r.status, r.key) for r in results(path, "cucumber")] == [
         ("hooked", "failed", "CALC-5"), ("empty", "passed", None), ("ambiguous", "failed", None)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# the status table (docs/statuses.md): every runner value lands in one of the fixed statuses
+
+
+def statuses_and_totals(path: Path, fmt: str) -> tuple[list[str], dict[str, int]]:
+    """Each result's status, and the report's totals, whose keys must be exactly STATUSES."""
+    totals = formats.summarize(path, fmt).totals
+    assert list(totals) == list(formats.STATUSES)
+    return [r.status for r in results(path, fmt)], totals
+
+
+def test_nunit2_result_states(tmp_path: Path) -> None:
+    """Every NUnit 2 ResultState maps to a fixed status: Inconclusive to todo, NotRunnable to failed,
+    Cancelled to aborted, an unknown word to todo."""
+    states = ["Success", "Failure", "Error", "NotRunnable", "Ignored", "Skipped", "NotRun", "Inconclusive",
+              "Cancelled", "SomethingNew"]
+    cases = "".join(f'<test-case name="N.T.{s}" executed="True" result="{s}"/>' for s in states)
+    cases += '<test-case name="N.T.Old" executed="False"/>'  # NUnit 2.0-2.4 wrote no result
+    path = write(tmp_path, "n2.xml", f'<test-results name="x"><test-suite name="N"><results>{cases}'
+                                     "</results></test-suite></test-results>")
+    got, totals = statuses_and_totals(path, "nunit")
+    assert got == ["passed", "failed", "failed", "failed", "skipped", "skipped", "skipped", "todo", "aborted",
+                   "todo", "skipped"]
+    assert totals == {"passed": 1, "failed": 3, "skipped": 4, "todo": 2, "aborted": 1}
+
+
+def test_nunit3_results_with_labels(tmp_path: Path) -> None:
+    """NUnit 3 result and label: Error/Invalid fail, Cancelled aborts, Ignored/Explicit skip, Warning passes,
+    Inconclusive is todo."""
+    pairs = [("Passed", ""), ("Failed", ""), ("Failed", "Error"), ("Failed", "Invalid"), ("Failed", "Cancelled"),
+             ("Skipped", "Ignored"), ("Skipped", "Explicit"), ("Inconclusive", ""), ("Warning", ""), ("Odd", "")]
+    cases = "".join(f'<test-case name="t{i}" fullname="N.t{i}" result="{r}"' + (f' label="{lab}"' if lab else "")
+                    + "/>" for i, (r, lab) in enumerate(pairs))
+    path = write(tmp_path, "n3.xml", f'<test-run id="1"><test-suite name="N">{cases}</test-suite></test-run>')
+    got, totals = statuses_and_totals(path, "nunit")
+    assert got == ["passed", "failed", "failed", "failed", "aborted", "skipped", "skipped", "todo", "passed", "todo"]
+    assert totals == {"passed": 2, "failed": 3, "skipped": 2, "todo": 2, "aborted": 1}
+
+
+def test_xunit_testng_and_robot_share_one_table(tmp_path: Path) -> None:
+    """xUnit.net NotRun, Robot NOT RUN and TestNG SUCCESS_PERCENTAGE_FAILURE land in the fixed statuses."""
+    xunit = write(tmp_path, "x.xml", '<assemblies><assembly name="a"><collection name="c">' + "".join(
+        f'<test name="T.{r}" type="T" method="{r}" result="{r}" time="0"/>' for r in ("Pass", "Fail", "Skip", "NotRun"))
+        + "</collection></assembly></assemblies>")
+    assert statuses_and_totals(xunit, "xunit")[0] == ["passed", "failed", "skipped", "skipped"]
+    testng = write(tmp_path, "t.xml", '<testng-results><suite name="s"><test name="t"><class name="C">' + "".join(
+        f'<test-method status="{s}" name="m{i}" duration-ms="1"/>' for i, s in
+        enumerate(("PASS", "FAIL", "SKIP", "SUCCESS_PERCENTAGE_FAILURE")))
+        + "</class></test></suite></testng-results>")
+    assert statuses_and_totals(testng, "testng")[0] == ["passed", "failed", "skipped", "passed"]
+    robot = write(tmp_path, "o.xml", '<robot><suite name="S">' + "".join(
+        f'<test name="t{i}"><status status="{s}"/></test>' for i, s in enumerate(("PASS", "FAIL", "SKIP", "NOT RUN")))
+        + "</suite></robot>")
+    assert statuses_and_totals(robot, "robot")[0] == ["passed", "failed", "skipped", "skipped"]
+
+
+def test_gherkin_step_statuses(tmp_path: Path) -> None:
+    """Pending, undefined, skipped, untested and unknown steps leave a scenario skipped; error and a
+    scenario-level hook_error fail it."""
+    def scenario(name: str, *steps: str | None, own: str | None = None) -> dict[str, object]:
+        element: dict[str, object] = {"type": "scenario", "name": name, "keyword": "Scenario", "steps": [
+            {"keyword": "Given ", "name": "s", **({"result": {"status": s}} if s else {})} for s in steps]}
+        if own:
+            element["status"] = own
+        return element
+
+    feature = {"keyword": "Feature", "name": "F", "location": "f.feature:1", "status": "failed", "elements": [
+        scenario("pending", "passed", "pending"), scenario("undefined", "undefined", "skipped"),
+        scenario("untested", "passed", None), scenario("unknown", "weird"), scenario("error", "passed", "error"),
+        scenario("hook", "passed", own="hook_error"), scenario("ok", "passed", "passed")]}
+    path = write(tmp_path, "b.json", json.dumps([feature]))
+    got, totals = statuses_and_totals(path, "behave")
+    assert got == ["skipped", "skipped", "skipped", "skipped", "failed", "failed", "passed"]
+    assert totals == {"passed": 1, "failed": 2, "skipped": 4, "todo": 0, "aborted": 0}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -506,5 +587,6 @@ def test_big_junit_file_streams_with_flat_memory(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert summary.tests == 1000 * repeats
-    assert summary.totals == {"passed": 860 * repeats, "failed": 100 * repeats, "skipped": 40 * repeats}
+    assert summary.totals == {"passed": 860 * repeats, "failed": 100 * repeats, "skipped": 40 * repeats, "todo": 0,
+                              "aborted": 0}
     assert peak < 20 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"

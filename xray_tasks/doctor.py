@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from xray_tasks.errors import SettingsError, XrayTasksError
+from xray_tasks.formats import STATUSES
 from xray_tasks.redaction import redact, redact_data
 from xray_tasks.settings import CLOUD_HOST, REGIONS, Settings
 
@@ -203,7 +204,7 @@ def server_field_checks(s: Settings, client: XrayClient) -> list[Check]:
 def _placeholder_report() -> Any:
     return SimpleNamespace(format="junit", formats=["junit"], format_label="JUnit XML", file="report.xml",
                            name="report.xml", files=["report.xml"], count=1, tests=0,
-                           totals={"passed": 0, "failed": 0, "skipped": 0})
+                           totals=dict.fromkeys(STATUSES, 0))
 
 
 def report_checks(s: Settings, fmt: str = "auto") -> tuple[list[Check], list[tuple[Path, str]]]:

@@ -2,8 +2,8 @@
 
 One package for the client (format detection, the ``report`` template variable, validation before a
 request) and for the local Xray stand-in (which turns an imported report into Tests and Test Runs):
-``base`` (names, limits, results, opening files), ``detect``, ``xml_reports``, ``json_reports``; this
-module is the API the rest of xray-tasks uses.
+``base`` (names, limits, results, opening files), ``detect``, ``xml_reports``, ``json_reports``,
+``statuses``; this module is the API the rest of xray-tasks uses.
 
 * :func:`sniff_format` looks at the first bytes of a file's *content* (never its name);
   :func:`detect_format` does the same for a file on disk and explains what is wrong when it cannot.
@@ -13,6 +13,41 @@ module is the API the rest of xray-tasks uses.
   ``feature: scenario``, Xray JSON ``testKey`` / ``testInfo``.
 * :func:`summarize` counts them by status; :func:`has_tests` checks a whole report but builds results only
   until the first test.
+
+Statuses: every result has one of :data:`STATUSES` — ``passed``, ``failed``, ``skipped``, ``todo``,
+``aborted`` — and summary totals have exactly these keys. What each runner writes maps onto them so
+(``docs/statuses.md`` has the same table with what Xray records; the sandbox records that too):
+
+==============================  ==========================================================  ==========
+runner                          value it writes                                             normalised
+==============================  ==========================================================  ==========
+JUnit XML                       ``<testcase>`` without a failure/error/skipped child        passed
+                                ``<failure>``, ``<error>`` (also next to ``<rerunFailure>``) failed
+                                ``<skipped>``                                               skipped
+                                only ``<flakyFailure>``/``<flakyError>`` (passed on rerun)  passed
+TestNG, Robot, xUnit.net        PASS / Pass, SUCCESS_PERCENTAGE_FAILURE                     passed
+                                FAIL / Fail                                                 failed
+                                SKIP / Skip, NOT RUN / NotRun                               skipped
+NUnit 3 ``result[:label]``      Passed, Warning                                             passed
+                                Failed (Error, Invalid, no label)                           failed
+                                Failed:Cancelled                                            aborted
+                                Skipped (Ignored, Explicit, no label)                       skipped
+                                Inconclusive                                                todo
+NUnit 2 ``result``              Success                                                     passed
+                                Failure, Error, NotRunnable                                 failed
+                                Ignored, Skipped, NotRun; no result and executed="False"    skipped
+                                Inconclusive                                                todo
+                                Cancelled                                                   aborted
+Cucumber / Behave scenario      every step passed (or no steps)                             passed
+(from step and hook statuses)   any failed, error, hook_error, ambiguous                    failed
+                                otherwise: skipped, pending, undefined, untested, no result skipped
+Xray JSON ``status``            PASSED, PASS                                                passed
+                                FAILED, FAIL                                                failed
+                                TODO, EXECUTING                                             todo
+                                ABORTED                                                     aborted
+                                SKIPPED, SKIP                                               skipped
+any format                      a value not listed (custom Xray status, a new runner word)  todo
+==============================  ==========================================================  ==========
 
 XML is streamed through expat in fixed-size chunks and only the few values we need are kept, so memory
 stays flat on a report of hundreds of megabytes. The expat parser refuses DTD entity declarations and
@@ -46,6 +81,7 @@ from xray_tasks.formats.base import (
 )
 from xray_tasks.formats.detect import detect_format, sniff_format
 from xray_tasks.formats.json_reports import _iter_gherkin, _iter_xray, _load_json
+from xray_tasks.formats.statuses import STATUSES, UNKNOWN_STATUS
 from xray_tasks.formats.xml_reports import _iter_xml
 
 __all__ = [
@@ -55,6 +91,8 @@ __all__ = [
     "HEAD_BYTES",
     "JSON_FORMATS",
     "JSON_LIMIT",
+    "STATUSES",
+    "UNKNOWN_STATUS",
     "XML_FORMATS",
     "ReportSummary",
     "TestResult",
@@ -65,7 +103,6 @@ __all__ = [
     "sniff_format",
     "summarize",
 ]
-
 
 
 def _check_format(fmt: str, label: str) -> None:
@@ -119,10 +156,10 @@ def has_tests(source: str | os.PathLike[str] | BinaryIO, fmt: str) -> bool:
 
 
 def summarize(source: str | os.PathLike[str] | BinaryIO, fmt: str) -> ReportSummary:
-    """How many tests the report holds, by status (``passed``, ``failed`` and ``skipped`` always)."""
-    totals = {"passed": 0, "failed": 0, "skipped": 0}
+    """How many tests the report holds, by status: every one of :data:`STATUSES` is a key, nothing else."""
+    totals = dict.fromkeys(STATUSES, 0)
     tests = 0
     for result in iter_results(source, fmt):
         tests += 1
-        totals[result.status] = totals.get(result.status, 0) + 1
+        totals[result.status] += 1
     return ReportSummary(format=fmt, tests=tests, totals=totals)

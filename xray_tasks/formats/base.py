@@ -1,5 +1,5 @@
 """What every report format shares: the format names and limits, :class:`TestResult` and
-:class:`ReportSummary`, opening a report safely, and the status and duration helpers."""
+:class:`ReportSummary`, opening a report safely, and the duration helpers."""
 
 from __future__ import annotations
 
@@ -88,6 +88,7 @@ class TestResult:
 
     name: str
     definition: str
+    #: one of :data:`~xray_tasks.formats.statuses.STATUSES`
     status: str
     key: str | None = None
     duration: float | None = None
@@ -95,7 +96,8 @@ class TestResult:
 
 @dataclass(frozen=True, slots=True)
 class ReportSummary:
-    """How many tests a report holds, by normalised status."""
+    """How many tests a report holds; ``totals`` has every one of
+    :data:`~xray_tasks.formats.statuses.STATUSES` as a key, in that order."""
 
     format: str
     tests: int
@@ -176,27 +178,8 @@ def _opened(source: str | os.PathLike[str] | BinaryIO) -> Iterator[tuple[BinaryI
     yield source, known
 
 
-
-
 # ---------------------------------------------------------------------------------------------------
-# status helpers
-
-
-def _status(raw: str | None, mapping: dict[str, str], default: str = "todo") -> str:
-    if raw is None or not raw.strip():
-        return default
-    value = raw.strip()
-    return mapping.get(value.upper(), value.lower())
-
-
-_XRAY_STATUS = {"PASSED": "passed", "PASS": "passed", "FAILED": "failed", "FAIL": "failed",
-                "TODO": "todo", "SKIPPED": "skipped", "SKIP": "skipped"}
-_TESTNG_STATUS = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}
-_ROBOT_STATUS = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}
-_NUNIT3_STATUS = {"PASSED": "passed", "FAILED": "failed", "SKIPPED": "skipped"}
-_NUNIT2_STATUS = {"SUCCESS": "passed", "FAILURE": "failed", "ERROR": "failed", "IGNORED": "skipped",
-                  "SKIPPED": "skipped"}
-_XUNIT_STATUS = {"PASS": "passed", "FAIL": "failed", "SKIP": "skipped"}
+# durations
 
 
 def _seconds(value: str | None, scale: float = 1.0) -> float | None:

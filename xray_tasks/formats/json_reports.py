@@ -9,16 +9,15 @@ from typing import Any, BinaryIO
 from xray_tasks.errors import ReportError
 from xray_tasks.formats.base import (
     _GHERKIN_KEY_RE,
-    _XRAY_STATUS,
     FORMAT_LABELS,
     HEAD_BYTES,
     JSON_LIMIT,
     TestResult,
     _between,
     _parse_json,
-    _status,
 )
 from xray_tasks.formats.detect import _decode_head, _not_a_report, _Shape, sniff_format
+from xray_tasks.formats.statuses import gherkin_status, xray_json_status
 
 
 def _load_json(stream: BinaryIO, size: int | None, label: str, fmt: str) -> Any:
@@ -75,13 +74,8 @@ def _iter_xray(data: Any, label: str) -> Iterator[TestResult]:
         definition = definition if isinstance(definition, str) else None
         name = key or summary or definition or f"tests[{i}]"
         yield TestResult(name=name, definition=definition or key or summary or name,
-                         status=_status(status, _XRAY_STATUS), key=key or None,
+                         status=xray_json_status(status), key=key or None,
                          duration=_between(test.get("start"), test.get("finish")))
-
-
-#: step (and hook) statuses that fail a scenario; behave writes "error" for exceptions other than
-#: assertion failures, "hook_error" for failing hooks, cucumber "ambiguous" for two matching steps
-_FAILING = {"failed", "error", "hook_error", "ambiguous"}
 
 
 def _tag_names(tags: Any) -> list[str]:
@@ -94,14 +88,8 @@ def _tag_names(tags: Any) -> list[str]:
 
 
 def _scenario_status(element: dict[str, Any]) -> str:
-    """The status of a scenario from its steps and hooks.
-
-    Chosen rule (Cucumber's own, "the worst step wins"): failed if any step or hook failed (or errored /
-    was ambiguous); passed if every step passed (a scenario without steps passes); otherwise skipped:
-    steps that are undefined, pending, skipped, or have no result (behave writes none for untested
-    steps) leave the scenario unfinished, which we count as skipped. A Behave "hook_error" status on the
-    scenario itself fails it too.
-    """
+    """The status of a scenario from its steps and hooks (see :func:`gherkin_status`); behave writes no
+    result for untested steps, which count as "untested"."""
     statuses: list[str] = []
     for part in ("before", "steps", "after"):
         items = element.get(part)
@@ -111,12 +99,7 @@ def _scenario_status(element: dict[str, Any]) -> str:
             if part == "steps" or status is not None:
                 statuses.append(status.lower() if isinstance(status, str) else "untested")
     own = element.get("status")
-    own = own.lower() if isinstance(own, str) else None
-    if any(s in _FAILING for s in statuses) or own == "hook_error":
-        return "failed"
-    if not statuses:  # no steps, no hooks: trust the scenario's own status when there is one
-        return "passed" if own in (None, "passed") else "failed" if own in _FAILING else "skipped"
-    return "passed" if all(s == "passed" for s in statuses) else "skipped"
+    return gherkin_status(statuses, own.lower() if isinstance(own, str) else None)
 
 
 def _iter_gherkin(data: Any, label: str, fmt: str) -> Iterator[TestResult]:

@@ -10,24 +10,19 @@ from xml.parsers import expat
 from xray_tasks.errors import ReportError
 from xray_tasks.formats.base import (
     _KEY_RE,
-    _NUNIT2_STATUS,
-    _NUNIT3_STATUS,
     _OTHER_XML,
-    _ROBOT_STATUS,
     _ROOTS_OF,
-    _TESTNG_STATUS,
     _TEXT_LIMIT,
     _TRUNCATED_HINT,
     _XML_ROOTS,
-    _XUNIT_STATUS,
     CHUNK_BYTES,
     FORMAT_LABELS,
     TestResult,
     _between,
     _seconds,
-    _status,
 )
 from xray_tasks.formats.detect import _decode_head, _entity_error, _local, sniff_format
+from xray_tasks.formats.statuses import nunit2_status, nunit3_status, runner_status
 
 
 class _XmlReader:
@@ -194,7 +189,7 @@ class _TestNG(_XmlReader):
                 return
             name = method["name"]
             self.out.append(TestResult(name=name, definition=f"{self.cls}.{name}" if self.cls else name,
-                                       status=_status(method["status"], _TESTNG_STATUS),
+                                       status=runner_status(method["status"]),
                                        key=method["key"], duration=_seconds(method["ms"], 0.001)))
 
 
@@ -242,7 +237,7 @@ class _Robot(_XmlReader):
             test, self.test = self.test, None
             key = next((t for t in test["tags"] if _KEY_RE.fullmatch(t)), None)
             self.out.append(TestResult(name=test["name"], definition=".".join([*self.suites, test["name"]]),
-                                       status=_status(test["status"], _ROBOT_STATUS), key=key,
+                                       status=runner_status(test["status"]), key=key,
                                        duration=test["duration"]))
 
 
@@ -265,14 +260,14 @@ class _NUnit(_XmlReader):
             name = attrs.get("name", "")
             classname = attrs.get("classname", "")
             full = attrs.get("fullname") or (f"{classname}.{name}" if classname else name)
-            status = _status(attrs.get("result"), _NUNIT3_STATUS)
+            status = nunit3_status(attrs.get("result"), attrs.get("label"))
             duration = _seconds(attrs.get("duration"))
         else:
             full = attrs.get("name", "")
             head, paren, args = full.partition("(")
             name = head.rsplit(".", 1)[-1] + paren + args
             executed = attrs.get("executed", "True").lower() == "true"
-            status = _status(attrs.get("result"), _NUNIT2_STATUS, "passed" if executed else "skipped")
+            status = nunit2_status(attrs.get("result"), executed)
             duration = _seconds(attrs.get("time"))
         self.out.append(TestResult(name=name, definition=full, status=status, duration=duration))
 
@@ -293,7 +288,7 @@ class _XUnit(_XmlReader):
         owner = attrs.get("type", "")
         name = full[len(owner) + 1:] if owner and full.startswith(owner + ".") else full
         self.out.append(TestResult(name=name or attrs.get("method", ""), definition=full,
-                                   status=_status(attrs.get("result"), _XUNIT_STATUS),
+                                   status=runner_status(attrs.get("result")),
                                    duration=_seconds(attrs.get("time"))))
 
     def end(self, tag: str) -> None:

@@ -10,9 +10,14 @@ What it speaks (the contract is shared/xray-api.md):
 * Server/DC, ``/rest/raven/1.0``, ``2.0``, ``latest`` — see :mod:`xray_tasks.sandbox.server_dc`: Basic or
   PAT auth, multipart ``file``/``result``, Test Plan/Environments custom fields, ``GET /rest/api/2/field``,
   ``/rest/api/2/myself`` and ``/rest/api/2/issue/<id|key>``.
+* Cucumber features, both dialects — see :mod:`xray_tasks.sandbox.featureapi`: import ``.feature`` files
+  or a zip of them into Cucumber Tests and Preconditions (``/import/feature``), export them back as
+  ``.feature`` files (Cloud ``/export/cucumber``, Server ``/export/test``); tag prefixes are
+  :class:`Config` settings.
 * Validation like Xray's, with Xray's texts where they are known — every text is in
   :mod:`xray_tasks.sandbox.errors`; statuses and Test matching in :mod:`xray_tasks.sandbox.imports`.
-* Its own JSON API under ``/sandbox`` — :mod:`xray_tasks.sandbox.readapi`.
+* Its own JSON API under ``/sandbox`` — :mod:`xray_tasks.sandbox.readapi` and
+  :mod:`xray_tasks.sandbox.issueapi` (requirements, saved filters, a Test's Gherkin).
 * Fault injection (429, 503, latency, dropped connections, expired tokens, wrong region, accept without
   parsing) — :mod:`xray_tasks.sandbox.faults`.
 
@@ -22,16 +27,18 @@ client credentials!"; no Authorization header → "Authentication failed. Missin
 token!"; expired or revoked token → "Authentication failed. Token has expired!"; Server without valid
 Basic/PAT → "You are not authenticated. Authentication required to use this resource."
 
-Run statuses (formats' normalised status → Cloud / Server): passed → PASSED / PASS, failed → FAILED /
-FAIL, aborted → ABORTED, executing → EXECUTING, skipped, todo and anything else → TODO; Xray JSON
+Run statuses (formats' normalised status → Cloud / Server; docs/statuses.md has every runner's values):
+passed → PASSED / PASS, failed → FAILED / FAIL, aborted → ABORTED, skipped and todo → TODO; Xray JSON
 statuses are kept as sent and must be the dialect's own (PASSED, FAILED, TODO, EXECUTING, ABORTED on
 Cloud; PASS, FAIL, TODO, EXECUTING, ABORTED on Server).
 
 Modules: ``app`` (Sandbox, serve), ``server`` (HTTP, routing, request log), ``bodies`` (Content-Length
 and chunked bodies, spooling), ``multipart`` (streaming form-data), ``exchange`` (request/response
 objects), ``cloud`` and ``server_dc`` (the two dialects' request shapes), ``issuedata`` (multipart
-info/testInfo), ``imports`` (validation, Tests, runs), ``store`` (SQLite), ``tokens`` (JWT), ``faults``,
-``readapi``, ``config``, ``errors``.
+info/testInfo), ``imports`` (validation, Tests, runs), ``resultkeys`` (Cucumber/Behave scenario keys),
+``gherkin`` (reading and writing .feature files), ``featurezip`` (uploads and exported zips), ``features``
+(feature import), ``featureexport``, ``featureapi`` (their endpoints), ``store`` (SQLite), ``tokens``
+(JWT), ``faults``, ``readapi``, ``issueapi``, ``config``, ``errors``.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ import signal
 import ssl
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import TextIO
+from typing import Any, TextIO
 
 from xray_tasks.sandbox.config import Config, Runtime
 from xray_tasks.sandbox.faults import Faults
@@ -18,7 +18,11 @@ from xray_tasks.sandbox.server import SandboxHTTPServer
 from xray_tasks.sandbox.store import Store
 from xray_tasks.sandbox.tokens import TokenIssuer
 
-__all__ = ["Sandbox", "serve"]
+__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "Sandbox", "serve"]
+
+DEFAULT_HOST = "127.0.0.1"
+#: the port :func:`serve` listens on (a :class:`Sandbox` in a test picks a free one)
+DEFAULT_PORT = 8765
 
 
 class Sandbox:
@@ -29,25 +33,18 @@ class Sandbox:
     also closes the database.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, db: str | os.PathLike[str] = ":memory:",
-                 client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
-                 server_user: str = "admin", server_password: str = "admin", server_token: str = "sandbox-pat",
-                 projects: Sequence[str] = ("DEMO", "CALC"), token_ttl: int = 86400, faults: Faults | None = None,
-                 *, environments: Sequence[str] | None = None, test_plan_field: str = "customfield_11807",
-                 environments_field: str = "customfield_11805", provision_untagged_scenarios: bool = False,
-                 tls: ssl.SSLContext | None = None, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, host: str = DEFAULT_HOST, port: int = 0, db: str | os.PathLike[str] = ":memory:", *,
+                 faults: Faults | None = None, tls: ssl.SSLContext | None = None,
+                 log: Callable[[str], None] | None = None, config: Config | None = None, **settings: Any) -> None:
+        """``settings`` are :class:`Config` fields (``client_secret=...``, ``projects=[...]``), applied on top
+        of ``config`` (default ``Config()``)."""
         self.host = host
         self.port = port
-        self.config = Config(client_id=client_id, client_secret=client_secret, server_user=server_user,
-                             server_password=server_password, server_token=server_token,
-                             projects=tuple(projects), token_ttl=token_ttl, test_plan_field=test_plan_field,
-                             environments_field=environments_field,
-                             environments=None if environments is None else tuple(environments),
-                             provision_untagged_scenarios=provision_untagged_scenarios)
-        self.store = Store(db, projects)
+        self.config = (config or Config()).with_settings(**settings)
+        self.store = Store(db, self.config.projects)
         self.faults = faults if faults is not None else Faults()
         secret, tenant = self.store.signing_material()
-        self.tokens = TokenIssuer(secret, tenant, token_ttl)
+        self.tokens = TokenIssuer(secret, tenant, self.config.token_ttl)
         self.runtime = Runtime(self.config, self.store, self.faults, self.tokens)
         self._log = log
         self._tls = tls
@@ -144,6 +141,10 @@ def banner(sandbox: Sandbox) -> str:
         f"{url}/api/v2/authenticate | tr -d '\"')",
         f"  curl -H 'Content-Type: text/xml' -H \"Authorization: Bearer $token\" --data-binary @junit.xml "
         f"'{url}/api/v2/import/execution/junit?projectKey=DEMO'",
+        f"  curl -H \"Authorization: Bearer $token\" -F file=@features.zip "
+        f"'{url}/api/v2/import/feature?projectKey=DEMO'",
+        f"  curl -H \"Authorization: Bearer $token\" -o features.zip '{url}/api/v2/export/cucumber?keys=DEMO-2;DEMO-3'",
+        f"  Cucumber tag prefixes: @{c.test_prefix}<KEY>, #@{c.precondition_prefix}<KEY>, @{c.requirement_prefix}<KEY>",
         "",
         f"Xray Server/DC  (XRAY_BASE_URL={url}, API root /rest/raven/2.0, 1.0 or latest)",
         f"  user/password: {c.server_user} / {c.server_password}    personal access token: {c.server_token}",
@@ -155,6 +156,8 @@ def banner(sandbox: Sandbox) -> str:
         f"  GET  {url}/sandbox/executions        GET {url}/sandbox/executions/<KEY>",
         f"  GET  {url}/sandbox/tests             GET {url}/sandbox/requests",
         f"  GET  {url}/sandbox/health            POST {url}/sandbox/reset",
+        f"  POST {url}/sandbox/issues  e.g. {{\"project\": \"DEMO\", \"type\": \"Story\", \"summary\": \"...\"}}",
+        f"  POST {url}/sandbox/filters e.g. {{\"keys\": [\"DEMO-2\"]}}   GET {url}/sandbox/gherkin/<KEY>",
         f"  POST {url}/sandbox/faults  e.g. {{\"status_429\": 2, \"retry_after\": 3}}   (DELETE to clear)",
         "",
         "Press Ctrl-C to stop.",
@@ -164,28 +167,21 @@ def banner(sandbox: Sandbox) -> str:
     return "\n".join(lines)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, db: str | os.PathLike[str] = ":memory:",
-          client_id: str = "sandbox-client", client_secret: str = "sandbox-secret",
-          server_user: str = "admin", server_password: str = "admin", server_token: str = "sandbox-pat",
-          projects: Sequence[str] = ("DEMO", "CALC"), token_ttl: int = 86400, faults: Faults | None = None,
-          *, out: TextIO | None = None, environments: Sequence[str] | None = None,
-          test_plan_field: str = "customfield_11807", environments_field: str = "customfield_11805",
-          provision_untagged_scenarios: bool = False, quiet: bool = False) -> None:
+def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, db: str | os.PathLike[str] = ":memory:", *,
+          faults: Faults | None = None, out: TextIO | None = None, quiet: bool = False, config: Config | None = None,
+          **settings: Any) -> None:
     """Run the sandbox in the foreground until Ctrl-C or SIGTERM.
 
     The first line printed is ``XRAY_SANDBOX_URL=http://HOST:PORT`` (flushed), for a parent process
     that started it with ``port=0``; then credentials for both dialects and the sandbox API; then one
-    line per request unless ``quiet``.
+    line per request unless ``quiet``. ``config`` and ``settings`` are as for :class:`Sandbox`.
     """
     stream = out if out is not None else sys.stdout
 
     def say(line: str) -> None:
         print(line, file=stream, flush=True)
 
-    sandbox = Sandbox(host, port, db, client_id, client_secret, server_user, server_password, server_token,
-                      projects, token_ttl, faults, environments=environments, test_plan_field=test_plan_field,
-                      environments_field=environments_field,
-                      provision_untagged_scenarios=provision_untagged_scenarios, log=None if quiet else say)
+    sandbox = Sandbox(host, port, db, faults=faults, log=None if quiet else say, config=config, **settings)
     sandbox.bind()
     say(f"XRAY_SANDBOX_URL={sandbox.url}")
     say(banner(sandbox))

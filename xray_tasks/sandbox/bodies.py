@@ -52,10 +52,6 @@ class Body:
         self.size = 0
         self.finished = not self.chunked and self.length == 0
 
-    @property
-    def present(self) -> bool:
-        return self.chunked or self.length > 0
-
     def chunks(self, size: int = CHUNK) -> Iterator[bytes]:
         """The body's bytes, at most ``size`` at a time; raises BodyError when it is cut short."""
         if self.finished:

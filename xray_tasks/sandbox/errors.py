@@ -85,7 +85,7 @@ def invalid_status(status: object, allowed: Iterable[str]) -> str:
 
 
 UNTAGGED_SCENARIO = ("Error importing results: the scenario \"{name}\" is not tagged with the key of an "
-                     "existing Test (e.g. @TEST_DEMO-2 or @DEMO-2)!")
+                     "existing Test (e.g. @{prefix}DEMO-2 or @DEMO-2)!")
 TEST_INFO_REQUIRED = ("Error importing results: test \"{name}\" has no testKey and its testInfo lacks "
                       "{fields}!")
 
@@ -164,3 +164,79 @@ XRAY_FIELDS_ON_SERVER = ("Error assembling issue data: xrayFields is not support
 
 NOT_FOUND = "Not found: no sandbox endpoint at {path}"
 METHOD_NOT_ALLOWED = "Method {method} is not allowed on {path}; use {allowed}."
+
+
+# -- Cucumber feature import and export (contract §13-14) -------------------------------------
+
+#: observed (Cloud; cypress-xray-plugin and xray-maven-plugin test mocks): nothing in the upload was imported
+NO_VALID_TESTS = "There are no valid tests imported"
+FEATURE_PROJECT_REQUIRED = ("Error importing features: a projectKey or a projectId query parameter is required "
+                            "to import the features!")
+FEATURE_PROJECT_KEY_REQUIRED = "Error importing features: the projectKey query parameter is required!"
+UPDATE_REPOSITORY_INVALID = "Error importing features: updateRepository must be true or false."
+
+
+def in_file(path: str, message: str) -> str:
+    """observed (Cloud ``errors``): one problem of one file."""
+    return f"Error in file {path}: {message}"
+
+
+def zip_refused(reason: str) -> str:
+    return f"Error importing features: {reason}."
+
+
+def test_key_not_found(key: str) -> str:
+    """observed (Cloud ``errors``, Server ``message``)."""
+    return f"Test with key {key} was not found!"
+
+
+def precondition_key_not_found(key: str) -> str:
+    return f"Precondition with key {key} was not found!"
+
+
+def requirement_key_not_found(key: str) -> str:
+    return f"Requirement with key {key} was not found!"
+
+
+def wrong_issue_type(key: str, wanted: str, actual: str) -> str:
+    return f"Issue with key {key} is not a {wanted} (it is a {actual})!"
+
+
+def not_a_cucumber_test(key: str, test_type: str) -> str:
+    return f"Test with key {key} is not a Cucumber Test (it is a {test_type} Test)!"
+
+
+def several_test_keys(name: str, keys: Iterable[str]) -> str:
+    return f"the scenario \"{name}\" is tagged with more than one Test key: {', '.join(keys)}!"
+
+
+def unnamed_scenario(line: int) -> str:
+    return f"the scenario at line {line} has no name!"
+
+
+def not_gherkin(reason: str) -> str:
+    return f"the file is not valid Gherkin: {reason}"
+
+
+NOT_UTF8 = "the file is not UTF-8 text!"
+EXPORT_NO_KEYS = ("Error exporting features: send keys (Test, Test Execution, Test Plan or requirement keys "
+                  "separated by ';') or filter (the id of a saved filter).")
+#: observed (Cloud, xray-maven-plugin #49): an unknown or unusable filter id
+FILTER_NOT_FOUND = "Error fetching filter information"
+FZ_INVALID = "Error exporting features: fz must be true or false."
+
+
+def export_issue_not_found(keys: Iterable[str]) -> str:
+    return f"Error exporting features: the following issues were not found: {', '.join(keys)}!"
+
+
+def export_type_refused(key: str, issue_type: str) -> str:
+    return (f"Error exporting features: issue {key} is a {issue_type}; export Tests, Test Executions, Test Plans "
+            "or requirements.")
+
+
+def no_cucumber_tests(skipped: Iterable[str]) -> str:
+    listed = ", ".join(skipped)
+    why = f" ({listed} {'is' if ',' not in listed else 'are'} not Cucumber)" if listed else ""
+    return f"Error exporting features: there are no Cucumber Tests to export{why}!"
+

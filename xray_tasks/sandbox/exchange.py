@@ -21,12 +21,15 @@ _MAX_JSON = 1 << 20
 
 @dataclass
 class Response:
-    """Status, a JSON-able body and extra headers; ``drop`` closes the connection without answering."""
+    """Status, a JSON-able body and extra headers; ``drop`` closes the connection without answering.
+
+    A ``bytes`` body is sent as it is, with ``content_type`` (a file: an exported zip or feature)."""
 
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    content_type: str = "application/json"
 
 
 @dataclass

@@ -8,22 +8,23 @@ the sandbox also reads the envelope itself (``testExecutionKey``, ``info``, each
 Tests: a result with a key must name an existing Test; a result without one is matched to the Test with
 the same definition in the project (JUnit ``classname.name`` and so on, as the formats module builds it),
 and a new Generic Test is created only when there is none — so re-imports never duplicate Tests.
-Cucumber/Behave results must carry a Test key (a ``@TEST_KEY``/``@KEY`` tag) — unless the sandbox was
+Cucumber/Behave results must carry a Test key (a ``@<test prefix>KEY`` tag — ``@TEST_KEY`` by default,
+see :class:`~xray_tasks.sandbox.config.Config` — or a bare ``@KEY``) — unless the sandbox was
 made with ``provision_untagged_scenarios=True``, which creates Cucumber Tests for them by definition (in
 the execution's project, else the ``projectKey`` query parameter's, else the first seeded project).
 Xray JSON tests without ``testKey`` need a ``testInfo`` with ``summary``, ``projectKey`` and ``type``.
 
-Run statuses (the formats' normalised status → what Xray stores):
+Run statuses (the formats' normalised status → what Xray stores; the whole table, runner by runner, is
+``docs/statuses.md``):
 
-=================================================  ============  ==============
-normalised status                                  Cloud         Server/DC
-=================================================  ============  ==============
-``passed``                                         ``PASSED``    ``PASS``
-``failed``, ``error``, ``broken``                  ``FAILED``    ``FAIL``
-``aborted``, ``blocked``                           ``ABORTED``   ``ABORTED``
-``executing``                                      ``EXECUTING`` ``EXECUTING``
-``skipped``, ``todo`` and anything else            ``TODO``      ``TODO``
-=================================================  ============  ==============
+==============================  ============  ==============
+normalised status               Cloud         Server/DC
+==============================  ============  ==============
+``passed``                      ``PASSED``    ``PASS``
+``failed``                      ``FAILED``    ``FAIL``
+``aborted``                     ``ABORTED``   ``ABORTED``
+``skipped``, ``todo``           ``TODO``      ``TODO``
+==============================  ============  ==============
 
 (Skipped → TODO follows the JUnit rule in the contract §7.2: PASS if all passed, FAIL if any failed,
 otherwise TODO.) Xray JSON statuses are taken as sent and must be one of the dialect's own
@@ -47,6 +48,7 @@ from typing import IO, Any, BinaryIO, cast
 from xray_tasks.sandbox import errors
 from xray_tasks.sandbox.config import Runtime
 from xray_tasks.sandbox.errors import ApiError
+from xray_tasks.sandbox.resultkeys import scenario_keys
 
 __all__ = ["CLOUD_STATUSES", "SERVER_STATUSES", "ExecutionFields", "ImportRequest", "Outcome", "run_import",
            "xray_status"]
@@ -54,8 +56,7 @@ __all__ = ["CLOUD_STATUSES", "SERVER_STATUSES", "ExecutionFields", "ImportReques
 CLOUD_STATUSES = ("PASSED", "FAILED", "TODO", "EXECUTING", "ABORTED")
 SERVER_STATUSES = ("PASS", "FAIL", "TODO", "EXECUTING", "ABORTED")
 _RANK = {"FAIL": 5, "FAILED": 5, "ABORTED": 4, "EXECUTING": 3, "TODO": 2, "PASS": 1, "PASSED": 1}
-_NORMALISED = {"passed": "PASS", "failed": "FAIL", "error": "FAIL", "broken": "FAIL", "aborted": "ABORTED",
-               "blocked": "ABORTED", "executing": "EXECUTING"}
+_NORMALISED = {"passed": "PASS", "failed": "FAIL", "aborted": "ABORTED", "skipped": "TODO", "todo": "TODO"}
 CUCUMBER_FORMATS = ("cucumber", "behave")
 
 
@@ -152,8 +153,10 @@ class _Named:
         return self._stream.read(size)
 
 
-def read_results(req: ImportRequest) -> list[_Result]:
-    """The report's results, checked by the formats module; 400 when it refuses them or finds none."""
+def read_results(req: ImportRequest, test_prefix: str) -> list[_Result]:
+    """The report's results, checked by the formats module; 400 when it refuses them or finds none.
+
+    Cucumber/Behave scenarios take their keys from their tags with ``test_prefix`` (or bare keys)."""
     from xray_tasks.errors import ReportError
     from xray_tasks.formats import iter_results
 
@@ -166,8 +169,9 @@ def read_results(req: ImportRequest) -> list[_Result]:
         raise ApiError(400, errors.NO_TESTS)
     if req.fmt == "xray":
         return _xray_results(req)
+    keys = scenario_keys(req.report, test_prefix) if req.fmt in CUCUMBER_FORMATS else [r.key for r in results]
     return [_Result(name=r.name, definition=r.definition or r.name, status=xray_status(r.status, req.dialect),
-                    key=r.key, duration=r.duration) for r in results]
+                    key=key, duration=r.duration) for r, key in zip(results, keys, strict=True)]
 
 
 def _xray_envelope(req: ImportRequest) -> dict[str, Any]:
@@ -250,7 +254,7 @@ def _text(obj: dict[str, Any], name: str) -> str | None:
 
 def run_import(rt: Runtime, req: ImportRequest) -> Outcome:
     """Validate and record one import, all or nothing; raises ApiError (400) on anything Xray refuses."""
-    results = read_results(req)
+    results = read_results(req, rt.config.test_prefix)
     if req.xray_envelope:
         apply_xray_envelope(req)
     store = rt.store
@@ -352,7 +356,7 @@ def _resolve_tests(rt: Runtime, req: ImportRequest, results: list[_Result],
             continue
         gherkin = req.fmt in CUCUMBER_FORMATS
         if gherkin and not rt.config.provision_untagged_scenarios:
-            raise ApiError(400, errors.UNTAGGED_SCENARIO.format(name=result.name))
+            raise ApiError(400, errors.UNTAGGED_SCENARIO.format(name=result.name, prefix=rt.config.test_prefix))
         if result.test_info is not None:  # Xray JSON testInfo
             info = result.test_info
             test_project = store.project(info["projectKey"])

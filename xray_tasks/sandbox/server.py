@@ -2,10 +2,11 @@
 
 HTTP/1.1 with keep-alive; ``Expect: 100-continue`` is answered with ``100 Continue`` before the body is
 read; bodies come with ``Content-Length`` or ``Transfer-Encoding: chunked`` and are spooled (at most
-8 MiB in memory). Every answer is JSON. A body the handler did not need is still read to its end, so an
-early error (401, 429, 404…) reaches the client instead of a reset connection. Requests under
-``/sandbox`` are not logged; every other request is, just before its answer is sent (``status`` is null
-for a dropped one), so a client that has its answer finds the request in the log.
+8 MiB in memory). Every answer is JSON, except an exported feature file or zip. A body the handler did
+not need is still read to its end, so an early error (401, 429, 404…) reaches the client instead of a
+reset connection. Requests under ``/sandbox`` are not logged; every other request is, just before its
+answer is sent (``status`` is null for a dropped one), so a client that has its answer finds the request
+in the log.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from xray_tasks.sandbox import cloud, errors, readapi, server_dc
+from xray_tasks.sandbox import cloud, errors, featureapi, issueapi, readapi, server_dc
 from xray_tasks.sandbox.bodies import Body, BodyError
 from xray_tasks.sandbox.config import Runtime
 from xray_tasks.sandbox.errors import ApiError
@@ -117,6 +118,15 @@ def _respond(rt: Runtime, req: Request, dialect: str, version: str, outcome: Out
     return server_dc.respond(rt, req, outcome, version)
 
 
+def _gated(fn: Callable[[Runtime, Request], Response]) -> Handler:
+    """A feature import/export handler behind the same 429/503 faults as the execution imports."""
+    def handle(h: RequestHandler, req: Request, m: re.Match[str]) -> Response:
+        _gate(h.rt)
+        return fn(h.rt, req)
+
+    return handle
+
+
 def _issue(h: RequestHandler, req: Request, m: re.Match[str]) -> Response:
     """Jira's ``GET /rest/api/2/issue/<id or key>`` (Server credentials or a Cloud token)."""
     rt = h.rt
@@ -146,6 +156,10 @@ ROUTES: tuple[Route, ...] = (
     Route(re.compile(rf"/api/(v1|v2)/import/execution{_FORMATS}(/multipart)?"), {"POST": _cloud_import}),
     Route(re.compile(rf"/rest/raven/(1\.0|2\.0|latest)/import/execution{_FORMATS}(/multipart)?"),
           {"POST": _server_import}),
+    Route(re.compile(r"/api/(v1|v2)/import/feature"), {"POST": _gated(featureapi.cloud_import)}),
+    Route(re.compile(r"/api/(v1|v2)/export/cucumber"), {"GET": _gated(featureapi.cloud_export)}),
+    Route(re.compile(r"/rest/raven/(1\.0|2\.0|latest)/import/feature"), {"POST": _gated(featureapi.server_import)}),
+    Route(re.compile(r"/rest/raven/(1\.0|2\.0|latest)/export/test"), {"GET": _gated(featureapi.server_export)}),
     Route(re.compile(r"/rest/api/2/field"), {"GET": _read(server_dc.fields)}),
     Route(re.compile(r"/rest/api/2/myself"), {"GET": _read(server_dc.myself)}),
     Route(re.compile(r"/rest/api/2/issue/([^/]+)"), {"GET": _issue}),
@@ -155,6 +169,10 @@ ROUTES: tuple[Route, ...] = (
           {"GET": lambda h, req, m: readapi.execution(h.rt, req, m.group(1))}),
     Route(re.compile(r"/sandbox/tests"), {"GET": _read(readapi.tests), "POST": _read(readapi.create_test)}),
     Route(re.compile(r"/sandbox/requests"), {"GET": _read(readapi.requests)}),
+    Route(re.compile(r"/sandbox/issues"), {"POST": _read(issueapi.create_issue)}),
+    Route(re.compile(r"/sandbox/filters"), {"GET": _read(issueapi.filters), "POST": _read(issueapi.filters)}),
+    Route(re.compile(r"/sandbox/gherkin/([^/]+)"),
+          {"GET": lambda h, req, m: issueapi.gherkin(h.rt, req, m.group(1))}),
     Route(re.compile(r"/sandbox/reset"), {"POST": _read(readapi.reset)}),
     Route(re.compile(r"/sandbox/faults"), {"GET": _read(readapi.faults), "POST": _read(readapi.faults),
                                            "DELETE": _read(readapi.faults)}),
@@ -305,10 +323,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             return Response(500, {"error": message})
 
     def _send(self, resp: Response) -> None:
-        payload = json.dumps(resp.body).encode("utf-8")
+        payload = resp.body if isinstance(resp.body, bytes) else json.dumps(resp.body).encode("utf-8")
         try:
             self.send_response(resp.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", resp.content_type)
             self.send_header("Content-Length", str(len(payload)))
             for name, value in resp.headers.items():
                 self.send_header(name, value)

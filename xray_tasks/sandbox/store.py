@@ -1,5 +1,9 @@
 """The sandbox's data: Jira-like issues, Tests, Test Executions with their runs, and a request log, in SQLite.
 
+Cucumber data sits beside them: the Gherkin of Cucumber Tests and Preconditions (``gherkin``),
+Preconditions' own fields, issue links (a Test "tests" a requirement, "has precondition" a Precondition)
+and saved filters (a list of issue keys) for the feature export.
+
 One connection guarded by a re-entrant lock serves every thread (``:memory:`` or a file). Writes that
 belong together run inside :meth:`Store.transaction`, so an import that fails half-way leaves nothing
 behind. Issue ids are global and start at 10000; keys count per project (``DEMO-1`` is the seeded Test
@@ -19,11 +23,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["FIRST_ISSUE_ID", "ISSUE_TYPES", "Store", "now_iso"]
+__all__ = ["FIRST_ISSUE_ID", "ISSUE_TYPES", "REQUIREMENT_TYPES", "Store", "now_iso"]
 
 FIRST_ISSUE_ID = 10000
 #: Jira issue type name -> id, as the sandbox's Jira would list them
-ISSUE_TYPES = {"Test": "10100", "Test Execution": "10101", "Test Plan": "10102"}
+ISSUE_TYPES = {"Test": "10100", "Test Execution": "10101", "Test Plan": "10102", "Precondition": "10103",
+               "Epic": "10000", "Story": "10001", "Task": "10002", "Bug": "10004", "Requirement": "10005"}
+#: issue types Tests can cover ("tests" links, ``@REQ_`` tags)
+REQUIREMENT_TYPES = ("Story", "Epic", "Requirement", "Task", "Bug")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,8 +61,20 @@ CREATE TABLE IF NOT EXISTS requests (
     status INTEGER, content_type TEXT, body_size INTEGER NOT NULL, duration_ms REAL NOT NULL,
     parts TEXT NOT NULL, dialect TEXT, auth TEXT, expect_continue INTEGER NOT NULL, chunked INTEGER NOT NULL,
     execution TEXT, error TEXT, note TEXT);
+CREATE TABLE IF NOT EXISTS gherkin (
+    issue_id INTEGER PRIMARY KEY REFERENCES issues(id), scenario_type TEXT NOT NULL, steps TEXT NOT NULL,
+    language TEXT NOT NULL, source TEXT, path TEXT, id_tag TEXT, folder TEXT);
+CREATE TABLE IF NOT EXISTS preconditions (
+    issue_id INTEGER PRIMARY KEY REFERENCES issues(id), project TEXT NOT NULL, labels TEXT NOT NULL,
+    description TEXT);
+CREATE TABLE IF NOT EXISTS links (
+    from_id INTEGER NOT NULL, to_id INTEGER NOT NULL, kind TEXT NOT NULL, PRIMARY KEY (from_id, kind, to_id));
+CREATE TABLE IF NOT EXISTS filters (id INTEGER PRIMARY KEY, name TEXT NOT NULL, keys TEXT NOT NULL);
 """
-_TABLES = ("projects", "issues", "tests", "executions", "runs", "plan_tests", "requests")
+_TABLES = ("projects", "issues", "tests", "executions", "runs", "plan_tests", "requests", "gherkin",
+           "preconditions", "links", "filters")
+#: the first saved filter's id, as Jira numbers them
+FIRST_FILTER_ID = 10000
 
 
 def now_iso() -> str:
@@ -69,7 +88,7 @@ def _loads(text: str | None) -> Any:
 class Store:
     """SQLite-backed state; every public method is thread-safe."""
 
-    def __init__(self, db: str | os.PathLike[str] = ":memory:", projects: Sequence[str] = ("DEMO", "CALC")) -> None:
+    def __init__(self, db: str | os.PathLike[str], projects: Sequence[str]) -> None:
         self.path = os.fspath(db)
         self.projects = tuple(projects)
         self.lock = threading.RLock()
@@ -301,6 +320,117 @@ class Store:
 
     def issues(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self._q("SELECT * FROM issues ORDER BY id")]
+
+
+    # -- Cucumber: Gherkin, Preconditions, links, saved filters ----------------------------------
+
+    def set_gherkin(self, issue_id: int, scenario_type: str, steps: str, language: str, *, source: str | None,
+                    path: str | None, id_tag: str | None, folder: str | None) -> None:
+        """Store (or replace) the Gherkin of a Cucumber Test ("Scenario", "Scenario Outline") or a
+        Precondition ("Background"), and where it was imported from."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO gherkin (issue_id, scenario_type, steps, language, source, path, "
+                         "id_tag, folder) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (issue_id, scenario_type, steps, language, source, path, id_tag, folder))
+
+    def gherkin(self, issue_id: int) -> sqlite3.Row | None:
+        """The Gherkin row of a Cucumber Test or Precondition."""
+        return self._one("SELECT * FROM gherkin WHERE issue_id = ?", (issue_id,))
+
+    def find_gherkin(self, project: str, issue_type: str, *, summary: str | None = None, source: str | None = None,
+                     path: str | None = None, id_tag: str | None = None, label: str | None = None,
+                     by_place: bool = False) -> sqlite3.Row | None:
+        """The oldest Cucumber Test (or Precondition) of ``project`` with this summary / id tag, and, with
+        ``by_place``, imported from ``source`` + ``path`` (or carrying ``label``, Server's path label)."""
+        where = ["i.project = ?", "i.type = ?"]
+        args: list[Any] = [project, issue_type]
+        if issue_type == "Test":
+            where.append("t.test_type = 'Cucumber'")
+        if summary is not None:
+            where.append("i.summary = ?")
+            args.append(summary)
+        if id_tag is not None:
+            where.append("g.id_tag = ?")
+            args.append(id_tag)
+        if by_place and label is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(t.labels) WHERE value = ?)")
+            args.append(label)
+        elif by_place:
+            where += ["g.source IS ?", "g.path = ?"]
+            args += [source, path]
+        return self._one("SELECT i.* FROM issues i JOIN gherkin g ON g.issue_id = i.id "
+                         "LEFT JOIN tests t ON t.issue_id = i.id "
+                         f"WHERE {' AND '.join(where)} ORDER BY i.id LIMIT 1", args)
+
+    def update_test(self, issue_id: int, *, summary: str, definition: str, labels: Sequence[str],
+                    test_type: str) -> None:
+        """Change a Test's summary, definition, labels and type."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE issues SET summary = ? WHERE id = ?", (summary, issue_id))
+            conn.execute("UPDATE tests SET definition = ?, labels = ?, test_type = ? WHERE issue_id = ?",
+                         (definition, json.dumps(list(labels)), test_type, issue_id))
+
+    def test_row(self, issue_id: int) -> sqlite3.Row | None:
+        """A Test's own fields (definition, test_type, labels as JSON text, description)."""
+        return self._one("SELECT * FROM tests WHERE issue_id = ?", (issue_id,))
+
+    def create_precondition(self, project: str, summary: str, *, labels: Sequence[str] = (),
+                            description: str | None = None) -> sqlite3.Row:
+        """A new Precondition issue."""
+        with self.transaction() as conn:
+            issue = self.create_issue(project, "Precondition", summary)
+            conn.execute("INSERT INTO preconditions (issue_id, project, labels, description) VALUES (?, ?, ?, ?)",
+                         (issue["id"], project, json.dumps(list(labels)), description))
+            return issue
+
+    def update_precondition(self, issue_id: int, *, summary: str, labels: Sequence[str]) -> None:
+        """Change a Precondition's summary and labels."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE issues SET summary = ? WHERE id = ?", (summary, issue_id))
+            conn.execute("UPDATE preconditions SET labels = ? WHERE issue_id = ?", (json.dumps(list(labels)), issue_id))
+
+    def precondition_row(self, issue_id: int) -> sqlite3.Row | None:
+        """A Precondition's own fields (labels as JSON text, description)."""
+        return self._one("SELECT * FROM preconditions WHERE issue_id = ?", (issue_id,))
+
+    def link(self, from_id: int, to_id: int, kind: str) -> None:
+        """Link two issues: ``tests`` (Test → requirement) or ``precondition`` (Test → Precondition)."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO links (from_id, to_id, kind) VALUES (?, ?, ?)", (from_id, to_id, kind))
+
+    def linked(self, issue_id: int, kind: str, *, reverse: bool = False) -> list[sqlite3.Row]:
+        """The issues ``issue_id`` links to with ``kind`` (``reverse``: the issues linking to it), oldest
+        link first."""
+        near, far = ("to_id", "from_id") if reverse else ("from_id", "to_id")
+        return self._q(f"SELECT i.* FROM links l JOIN issues i ON i.id = l.{far} "
+                       f"WHERE l.{near} = ? AND l.kind = ? ORDER BY l.rowid", (issue_id, kind))
+
+    def plan_tests(self, plan_id: int) -> list[sqlite3.Row]:
+        """The Tests of a Test Plan, in the order they joined it."""
+        return self._q("SELECT i.* FROM plan_tests p JOIN issues i ON i.id = p.test_id WHERE p.plan_id = ? "
+                       "ORDER BY p.rowid", (plan_id,))
+
+    def execution_tests(self, execution_id: int) -> list[sqlite3.Row]:
+        """The Tests that have a run in a Test Execution, in run order."""
+        return self._q("SELECT i.* FROM runs r JOIN issues i ON i.id = r.test_id WHERE r.execution_id = ? "
+                       "ORDER BY r.id", (execution_id,))
+
+    def create_filter(self, name: str, keys: Sequence[str]) -> dict[str, Any]:
+        """A saved filter over these issue keys; its id counts from 10000, as Jira's do."""
+        with self.transaction() as conn:
+            top = conn.execute("SELECT MAX(id) AS m FROM filters").fetchone()["m"]
+            filter_id = max(FIRST_FILTER_ID - 1, top or 0) + 1
+            conn.execute("INSERT INTO filters (id, name, keys) VALUES (?, ?, ?)",
+                         (filter_id, name, json.dumps(list(keys))))
+        return {"id": str(filter_id), "name": name, "keys": list(keys)}
+
+    def saved_filter(self, filter_id: str) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM filters WHERE id = ?", (int(filter_id),)) if filter_id.isdigit() else None
+        return None if row is None else {"id": str(row["id"]), "name": row["name"], "keys": json.loads(row["keys"])}
+
+    def saved_filters(self) -> list[dict[str, Any]]:
+        return [{"id": str(r["id"]), "name": r["name"], "keys": json.loads(r["keys"])}
+                for r in self._q("SELECT * FROM filters ORDER BY id")]
 
 
 _JSON_COLUMNS = frozenset({"labels", "components", "fix_versions", "environments", "info", "test_info",
