@@ -76,12 +76,29 @@ def xray_tasks(*args: str, env: Mapping[str, str], cwd: Path | None = None,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 
+def secret_forms(secret: str) -> list[str]:
+    """Every form a secret can take in output: as it is, escaped as repr() and JSON write it, URL-encoded,
+    and inside a Basic credential (``user:secret`` for the users the tests use)."""
+    import base64
+    import json
+    from urllib.parse import quote, quote_plus
+
+    forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
+    forms |= {base64.b64encode(f"{user}:{secret}".encode()).decode() for user in ("ci-bot", "admin")}
+    return sorted(forms)
+
+
+def assert_no_secret(text: str, *secrets: str) -> None:
+    for secret in secrets:
+        for form in secret_forms(secret):
+            assert form not in text, f"a form of a secret leaked: {form!r}"
+
+
 def assert_one_clean_line(proc: subprocess.CompletedProcess[str], *secrets: str) -> str:
-    """A failed run ends with one error line on stderr, no traceback, and no secret anywhere."""
+    """A failed run ends with one error line on stderr, no traceback, and no secret (in any form) anywhere."""
     assert proc.returncode != 0, proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("xray-tasks: error:")]
     assert len(lines) == 1, proc.stderr
-    for secret in secrets:
-        assert secret not in proc.stdout + proc.stderr
+    assert_no_secret(proc.stdout + proc.stderr, *secrets)
     return lines[0]

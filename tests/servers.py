@@ -99,6 +99,7 @@ class ConnectProxy(LoopbackServer):
 
     def __init__(self) -> None:
         self.targets: list[str] = []
+        self.requests: list[str] = []  # every request line, CONNECT or a plain-http one sent through the proxy
         super().__init__()
 
     def handle(self, client: socket.socket, number: int) -> None:
@@ -110,6 +111,7 @@ class ConnectProxy(LoopbackServer):
                     return
                 head += chunk
             method, target = head.split(b" ")[:2]
+            self.requests.append(f"{method.decode()} {target.decode()}")
             if method != b"CONNECT":
                 client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
                 return
@@ -168,3 +170,29 @@ class ResetMidBodyServer(LoopbackServer):
                                                    "self": f"{self.url}/rest/api/2/issue/10001"}}).encode()
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
                          b"Content-Length: " + str(len(answer)).encode() + b"\r\n\r\n" + answer)
+
+
+class EndlessBodyServer(LoopbackServer):
+    """Answers every request with ``status`` and a body that does not end (no length, the connection
+    held open); it stops writing when the client goes away or after ``most`` bytes, so the test ends
+    whatever the client does. ``sent`` counts the body bytes written."""
+
+    def __init__(self, status: int = 200, most: int = 256 * 1024 * 1024) -> None:
+        self.status = status
+        self.most = most
+        self.sent = 0
+        super().__init__()
+
+    def handle(self, conn: socket.socket, number: int) -> None:
+        with conn:
+            if read_request(conn) is None:
+                return
+            conn.sendall(f"HTTP/1.1 {self.status} OK\r\nContent-Type: application/json\r\n"
+                         "Connection: close\r\n\r\n".encode() + b'{"key": "')
+            chunk = b"x" * 65536
+            try:
+                while self.sent < self.most and not self.stop.is_set():
+                    conn.sendall(chunk)
+                    self.sent += len(chunk)
+            except OSError:
+                return

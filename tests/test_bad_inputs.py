@@ -61,12 +61,14 @@ class Stub:
                 self.rfile.read(length)
                 stub.requests.append(self.path)
                 ans = stub.auth_answer if self.path.endswith("/authenticate") else stub.answer
+                # a server that echoes the credential it was sent back in its error text
+                body = ans.body.replace(b"{auth}", (self.headers.get("Authorization") or "").encode())
                 self.send_response(ans.status)
                 for k, v in ans.headers.items():
                     self.send_header(k, v)
-                self.send_header("Content-Length", str(len(ans.body)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(ans.body)
+                self.wfile.write(body)
 
             do_GET = do_POST
 
@@ -138,6 +140,7 @@ class Case:
     says: tuple[str, ...]  # the problem and the fix, as they appear in the error line
     sends: bool = False  # True when the request legitimately reaches a server (the error is remote)
     skip_as_root: bool = False
+    hides: tuple[str, ...] = ()  # values the case passes that must not be echoed (bad secrets)
 
 
 def report(path_of: Callable[[Ctx], str], *extra: str, **env: str) -> Setup:
@@ -150,6 +153,17 @@ def good(*extra: str, **env: str) -> Setup:
 
 def stubbed(answer: Answer, *extra: str, **env: str) -> Setup:
     return lambda c: (["--report", c.good, *extra], c.via_stub(answer) | env)
+
+
+def server_stubbed(answer: Answer, **env: str) -> Setup:
+    """The stub as a Server/DC with basic authentication (user ci-bot, the secret as password)."""
+    return lambda c: (["--report", c.good], c.via_stub(answer) | {
+        "XRAY_DEPLOYMENT": "server", "XRAY_SERVER_USER": "ci-bot", "XRAY_SERVER_PASSWORD": SECRET,
+        "XRAY_CLIENT_ID": "", "XRAY_CLIENT_SECRET": ""} | env)
+
+
+def _huge(setting: str, length: int = 60_000) -> Setup:
+    return good(**{setting: "A" * length})
 
 
 def _unreadable(c: Ctx) -> str:
@@ -242,6 +256,41 @@ CASES = [
     Case("unknown region", good(XRAY_REGION="mars", XRAY_BASE_URL=""), 11,
          ("XRAY_REGION (env XRAY_REGION) has a bad value: 'mars'", "eu")),
     Case("timeout that is not a number", good(XRAY_TIMEOUT="soon"), 11, ("XRAY_TIMEOUT", "read/write timeout")),
+    Case("timeout nan", good(XRAY_TIMEOUT="nan"), 11, ("XRAY_TIMEOUT", "not a finite number")),
+    Case("timeout inf", good(XRAY_TIMEOUT="inf"), 11, ("XRAY_TIMEOUT", "not a finite number")),
+    Case("timeout 1e30", good(XRAY_TIMEOUT="1e30"), 11, ("XRAY_TIMEOUT", "out of range")),
+    Case("timeout 0", good(XRAY_TIMEOUT="0"), 11, ("XRAY_TIMEOUT", "out of range")),
+    Case("connect timeout 0", good(XRAY_CONNECT_TIMEOUT="0"), 11, ("XRAY_CONNECT_TIMEOUT", "out of range")),
+    Case("request size nan", good(XRAY_MAX_REQUEST_MB="nan"), 11, ("XRAY_MAX_REQUEST_MB", "finite")),
+    Case("deadline inf", good(XRAY_DEADLINE="inf"), 11, ("XRAY_DEADLINE", "finite")),
+    Case("retries -1", good(XRAY_MAX_RETRIES="-1"), 11, ("XRAY_MAX_RETRIES", "out of range")),
+    Case("base URL port out of range", good(XRAY_BASE_URL="https://xray.example.com:99999"), 11,
+         ("XRAY_BASE_URL", "port")),
+    Case("base URL port 0", good(XRAY_BASE_URL="https://xray.example.com:0"), 11, ("port 0",)),
+    Case("base URL with a bad label", good(XRAY_BASE_URL="https://bad_label-.example.com"), 11,
+         ("invalid host name", "IPv6")),
+    Case("base URL with an unclosed IPv6 bracket", good(XRAY_BASE_URL="https://[::1:8765"), 11,
+         ("XRAY_BASE_URL", "https://host")),
+    Case("base URL with a password holding a slash", good(XRAY_BASE_URL="https://ci:pa/ss@xray.example.com"), 11,
+         ("user name or password",), hides=("pa/ss",)),
+    Case("proxy that is not a URL", good(XRAY_PROXY="proxy.example.com:3128"), 11, ("XRAY_PROXY", "proxy URL")),
+    Case("SOCKS proxy without socksio", good(XRAY_PROXY="socks5://proxy.example.com:1080"), 11,
+         ("XRAY_PROXY", "socksio")),
+    Case("secret with a line break inside", good(XRAY_CLIENT_SECRET="first-half\rsecond-half"), 11,
+         ("XRAY_CLIENT_SECRET", "control character"), hides=("first-half", "second-half")),
+    Case("Server token that is not ASCII", good(XRAY_DEPLOYMENT="server", XRAY_SERVER_TOKEN="pat-\u2019token-1234",
+                                                XRAY_CLIENT_ID="", XRAY_CLIENT_SECRET=""), 11,
+         ("XRAY_SERVER_TOKEN", "non-ASCII"), hides=("token-1234",)),
+    Case("60 KB project key", _huge("XRAY_PROJECT_KEY"), 11, ("XRAY_PROJECT_KEY", "characters long")),
+    Case("60 KB revision", _huge("XRAY_REVISION"), 11, ("XRAY_REVISION", "characters long")),
+    Case("project key ending in a dash", good("--project", "NOPE-"), 11, ("--project", "not a Jira project key")),
+    Case("test plan that is a number", good("--test-plan", "12"), 11, ("--test-plan", "not a Jira issue key")),
+    Case("lower-case test execution key", good("--test-exec", "demo-1"), 11, ("--test-exec", "upper case: DEMO-1")),
+    Case("empty --report", lambda c: (["--report", ""], {}), 11, ("--report", "empty path")),
+    Case("env file that does not exist", good(XRAY_ENV_FILE="/nonexistent/.env"), 11,
+         ("XRAY_ENV_FILE=/nonexistent/.env does not exist",)),
+    Case("template dir that does not exist", good(XRAY_TEMPLATE_DIR="/nonexistent/templates"), 14,
+         ("XRAY_TEMPLATE_DIR", "/nonexistent/templates")),
     Case("project key of the wrong shape", good(XRAY_PROJECT_KEY="not a key!"), 11,
          ("'not a key!' is not a Jira project key", "XRAY_PROJECT_KEY")),
     Case("test execution with multipart", good("--multipart", "--test-exec", "DEMO-1"), 11, ("--test-exec",)),
@@ -266,6 +315,13 @@ CASES = [
          ("No project could be found with key 'NOPE'", "XRAY_PROJECT_KEY"), sends=True),
     Case("unknown test plan key", good("--test-plan", "DEMO-999"), 16, ("DEMO-999", "XRAY_TEST_PLAN_KEY"),
          sends=True),
+    Case("server echoing the Basic credential", server_stubbed(Answer(400, b'{"error": "bad header: {auth}"}')), 16,
+         ("bad header: Basic <redacted>",), sends=True),
+    Case("server echoing the Cloud token", stubbed(Answer(400, b'{"errorMessages": ["got {auth}"]}')), 16,
+         ("got Bearer <redacted>",), sends=True),
+    Case("key with a line break from the server",
+         stubbed(Answer(200, b'{"id": "1", "key": "DEMO-1\\n::warning::injected", "self": "x"}')), 16,
+         ("not an issue key", "XRAY_BASE_URL"), sends=True),
     Case("403 forbidden", stubbed(Answer(403, b'{"error": "You do not have permission to create issues"}')), 16,
          ("403", "permission to create issues"), sends=True),
     Case("404 endpoint", stubbed(Answer(404, b"<html><body>Not Found</body></html>", HTML)), 16,
@@ -287,6 +343,11 @@ CASES = [
                                        {"Content-Type": "application/json", "Retry-After": "0"}),
                                 XRAY_MAX_RETRIES="2"), 17,
          ("429", "tried 3 times", "XRAY_MAX_RETRIES", "XRAY_RETRY_BUDGET"), sends=True),
+    Case("absurd Retry-After date", stubbed(Answer(429, b'{"error": "slow down"}', {
+        "Content-Type": "application/json", "Retry-After": "Mon, 01 Jan 2024 00:00:00 +99999999999999"})), 17,
+         ("429", "slow down"), sends=True),
+    Case("a 250 KiB HTML error page", stubbed(Answer(503, b"<html><body>" + b"<script>x" * 25_000 + b"<p>down</p>"
+                                                     + b"<" * 50_000, HTML)), 17, ("503",), sends=True),
     Case("502 with HTML", stubbed(Answer(502, b"<html><body><h1>Bad Gateway</h1></body></html>", HTML)), 17,
          ("502", "Bad Gateway", "run again later"), sends=True),
     # uncertain: exit 18
@@ -318,7 +379,7 @@ def test_bad_input_ends_with_one_clean_line(case: Case, sb: Sandbox, stub: Stub,
         proc = xray_tasks("import-results", *args, env=env, timeout=60)
     finally:
         sb.faults.clear()
-    line = assert_one_clean_line(proc, SECRET, "stub-token-0123456789")
+    line = assert_one_clean_line(proc, SECRET, "stub-token-0123456789", *case.hides)
     assert proc.returncode == case.exit, f"{proc.returncode}: {line}"
     assert " — " in line, f"no fix in: {line}"
     for words in case.says:

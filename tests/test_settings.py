@@ -126,3 +126,43 @@ def test_secrets_are_hidden_in_repr_and_describe() -> None:
     table = s.describe()
     assert "s3cr3t-value" not in str(table)
     assert ("client_secret", "(set, hidden)", "env XRAY_CLIENT_SECRET") in table
+
+
+@pytest.mark.parametrize(("section", "expected"), [
+    (["project_key", "CALC"], "is a list, not a mapping"), ("CALC", "is a str, not a mapping"),
+    ({"variables": ["a", "b"]}, "'variables'"), ({"project_key": ["A", "B"]}, "is a list; it takes one value"),
+    ({"timeout": {"read": 1}}, "is a mapping; it takes one value")],
+    ids=["xray is a list", "xray is a string", "variables is a list", "a scalar given a list", "a scalar given a map"])
+def test_an_invoke_yaml_of_the_wrong_shape_is_one_clear_error(section: object, expected: str) -> None:
+    """invoke.yaml's xray: section must be a mapping of settings; anything else is a SettingsError."""
+    with pytest.raises(SettingsError, match=expected):
+        resolve_settings(config=section, environ={})  # type: ignore[arg-type]
+
+
+def test_a_region_the_base_url_overrides_gets_a_note() -> None:
+    """--region eu with XRAY_BASE_URL set: the base URL wins, and a note says so."""
+    s = resolve_settings(flags={"region": "eu"}, environ={"XRAY_BASE_URL": "https://xray.cloud.getxray.app"})
+    assert s.base_url == "https://xray.cloud.getxray.app"
+    assert any("XRAY_REGION=eu (flag) is not used" in n for n in s.notes)
+    assert resolve_settings(flags={"region": "eu"}, environ={}).notes == ()
+
+
+def test_the_nearest_env_file_upwards_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Like Invoke finds tasks.py, a run from a sub-folder finds the project's .env."""
+    (tmp_path / ".env").write_text("XRAY_PROJECT_KEY=FROMPARENT\n")
+    (tmp_path / "tests" / "unit").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "tests" / "unit")
+    s = resolve_settings(environ={})
+    assert s.project_key == "FROMPARENT" and str(tmp_path / ".env") in s.sources["project_key"]
+
+
+def test_settings_table_is_derived_from_the_dataclass() -> None:
+    """SETTINGS, the secret list and the environment names all come from Settings' fields."""
+    from dataclasses import fields
+
+    from xray_tasks.settings import SECRET_SETTINGS, SETTINGS, Settings
+
+    names = [f.name for f in fields(Settings) if "help" in f.metadata]
+    assert [s.name for s in SETTINGS] == names
+    assert {"client_secret", "server_token", "server_password"} == SECRET_SETTINGS
+    assert all(s.env == "XRAY_" + s.name.upper() for s in SETTINGS)

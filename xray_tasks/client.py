@@ -171,7 +171,8 @@ class XrayClient:
     def browse_url(self, key: str, self_link: str | None = None) -> str | None:
         if self.settings.jira_url:
             return f"{self.settings.jira_url}/browse/{key}"
-        if self_link and "/rest/api/" in self_link and self_link.startswith(("https://", "http://")):
+        if self_link and "/rest/api/" in self_link and self_link.startswith(("https://", "http://")) \
+                and self_link.isprintable() and " " not in self_link:
             return f"{self_link.split('/rest/api/')[0]}/browse/{key}"
         if not self.settings.is_cloud:
             return f"{self.settings.base_url}/browse/{key}"
