@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from xray_tasks.sandbox.records import RECORDS_SCHEMA, RECORDS_TABLES, RunRecords
+
 __all__ = ["FIRST_ISSUE_ID", "ISSUE_TYPES", "Store", "now_iso"]
 
 FIRST_ISSUE_ID = 10000
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS requests (
     parts TEXT NOT NULL, dialect TEXT, auth TEXT, expect_continue INTEGER NOT NULL, chunked INTEGER NOT NULL,
     execution TEXT, error TEXT, note TEXT);
 """
-_TABLES = ("projects", "issues", "tests", "executions", "runs", "plan_tests", "requests")
+_TABLES = ("projects", "issues", "tests", "executions", "runs", "plan_tests", "requests", *RECORDS_TABLES)
 
 
 def now_iso() -> str:
@@ -66,8 +68,8 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-class Store:
-    """SQLite-backed state; every public method is thread-safe."""
+class Store(RunRecords):
+    """SQLite-backed state; every public method is thread-safe (run details and links: see RunRecords)."""
 
     def __init__(self, db: str | os.PathLike[str] = ":memory:", projects: Sequence[str] = ("DEMO", "CALC")) -> None:
         self.path = os.fspath(db)
@@ -79,6 +81,7 @@ class Store:
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
+            self._conn.executescript(RECORDS_SCHEMA)
             with self.transaction():
                 self._seed()
 
@@ -266,7 +269,10 @@ class Store:
         if with_runs:
             out["runs"] = [{"test_key": r["test_key"], "test_id": str(r["test_id"]), "name": r["name"],
                             "definition": r["definition"], "status": r["status"], "duration": r["duration"],
-                            "created": r["created"], "updated": r["updated"]} for r in runs]
+                            "created": r["created"], "updated": r["updated"], "id": str(r["id"]),
+                            **self.run_record(r["id"])} for r in runs]
+            out["test_plans"] = [p["key"] for p in self.find_issues(("Test Plan",),
+                                                                      ids=self.execution_plan_ids(row["id"]))]
         return out
 
     def tests(self, project: str | None = None) -> list[dict[str, Any]]:
@@ -281,7 +287,7 @@ class Store:
                         "summary": row["summary"], "definition": row["definition"], "type": row["test_type"],
                         "labels": _loads(row["labels"]), "description": row["description"],
                         "test_info": _loads(row["test_info"]), "origin": row["origin"], "created": row["created"],
-                        "test_plans": plans})
+                        "test_plans": plans, "requirements": self.requirements(row["id"])})
         return out
 
     def requests(self) -> list[dict[str, Any]]:
