@@ -81,6 +81,16 @@ class RunRecords:
                 "INSERT INTO evidence (run_id, filename, content_type, size, data, created) VALUES (?, ?, ?, ?, ?, ?)",
                 [(run_id, e.filename, e.content_type, e.size, e.data, now) for e in details.evidence])
 
+    def delete_run(self, execution_id: int, test_id: int) -> bool:
+        """Remove a Test's run (and all it holds) from a Test Execution; False when there was none."""
+        with self.transaction() as conn:
+            run_id = self.run_id(execution_id, test_id)
+            if run_id is None:
+                return False
+            for table, column in (("evidence", "run_id"), ("run_details", "run_id"), ("runs", "id")):
+                conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (run_id,))
+            return True
+
     def run_record(self, run_id: int) -> dict[str, Any]:
         """The run's comment, defects, evidence (without bytes), times, iterations, examples, custom fields."""
         row = self._one("SELECT * FROM run_details WHERE run_id = ?", (run_id,))
@@ -188,6 +198,23 @@ class RunRecords:
         """The Tests of a Test Plan, in the order they were added."""
         return [r["test_id"] for r in self._q("SELECT test_id FROM plan_tests WHERE plan_id = ? ORDER BY rowid",
                                               (plan_id,))]
+
+    def unlink_plan_execution(self, plan_id: int, execution_id: int) -> bool:
+        """Unlink a Test Execution from a Test Plan (link and Test Plan field); False when it was not linked."""
+        with self.transaction() as conn:
+            linked = execution_id in self.plan_execution_ids(plan_id)
+            conn.execute("DELETE FROM plan_executions WHERE plan_id = ? AND execution_id = ?", (plan_id, execution_id))
+            conn.execute("UPDATE executions SET test_plan = NULL WHERE issue_id = ? AND test_plan = "
+                         "(SELECT key FROM issues WHERE id = ?)", (execution_id, plan_id))
+            return linked
+
+    def execution_row(self, issue_id: int) -> sqlite3.Row | None:
+        """The Test Execution's own columns (labels, fix versions, environments… as stored)."""
+        return self._one("SELECT * FROM executions WHERE issue_id = ?", (issue_id,))
+
+    def test_row(self, issue_id: int) -> sqlite3.Row | None:
+        """The Test's own columns (definition, type, labels, description)."""
+        return self._one("SELECT * FROM tests WHERE issue_id = ?", (issue_id,))
 
     # -- searching ----------------------------------------------------------------------------------
 
