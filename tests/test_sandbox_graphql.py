@@ -27,7 +27,8 @@ query Runs($ids: [String], $start: Int) {
   getTestRuns(testExecIssueIds: $ids, limit: 2, start: $start) {
     total start limit
     results { id status { name final color } test { issueId jira(fields: ["key", "summary"]) }
-              testExecution { issueId } startedOn finishedOn comment defects evidence { filename downloadLink } }
+              testExecution { issueId } startedOn finishedOn comment defects
+              evidence { filename downloadLink mimeType size } }
   }
 }"""
 
