@@ -137,6 +137,8 @@ def test_create_up_front_import_with_test_exec_key_and_read_back_in_pages_of_two
     imported = cloud.import_xml(f"testExecKey={key}", pytest_junit_report.read_bytes())
     assert imported.status_code == 200, imported.text
     assert imported.json()["key"] == key
+    stored = cloud.http.get(f"/sandbox/executions/{key}").json()
+    assert (stored["imports"], stored["format"], stored["environments"]) == (1, "junit", ["chrome"])
 
     runs, pages = all_runs(cloud, execution["issueId"])
     assert pages == [(5, 0, 2), (5, 2, 2), (5, 4, 2)]
@@ -235,7 +237,7 @@ def test_create_with_tests_adds_todo_runs_and_warns_about_unknown_ids(cloud: Clo
 
 def test_create_test_execution_refuses_what_jira_refuses(cloud: Cloud) -> None:
     """A jira object without summary, with an unknown project or a custom field is a GraphQL error
-    with Jira's/Xray's text, and nothing is created."""
+    with Jira's/Xray's text, and nothing is created; a project id and any issue type name are fine."""
     cases = [({"fields": {"project": {"key": "DEMO"}}}, texts.SUMMARY_REQUIRED_CLOUD),
              ({"fields": {"project": {"key": "NOPE"}, "summary": "s"}}, texts.project_not_found("NOPE")),
              ({"fields": {"summary": "s"}}, texts.PROJECT_REQUIRED),
@@ -248,6 +250,9 @@ def test_create_test_execution_refuses_what_jira_refuses(cloud: Cloud) -> None:
         assert body["errors"][0]["message"].startswith(message), body
         assert body["errors"][0]["path"] == ["createTestExecution"]
     assert cloud.sandbox.store.executions() == []
+    typed = {"fields": {"project": {"id": "10000"}, "summary": "s", "issuetype": {"name": "Xray Test Execution"}}}
+    made = cloud.data(CREATE, {"jira": typed})["createTestExecution"]["testExecution"]
+    assert made["jira"]["key"] == "DEMO-2"  # the issue type is implied, whatever a site calls it
 
 
 # -- Test Plans -----------------------------------------------------------------------------------

@@ -352,9 +352,17 @@ def test_drop_runs_fault_leaves_runs_out_so_a_verify_can_fail(sandbox: Sandbox, 
 # -- shards ---------------------------------------------------------------------------------------
 
 
-def test_eight_concurrent_shards_import_into_one_graphql_execution(sandbox: Sandbox) -> None:
-    """Eight clients import disjoint Tests into one Test Execution created by GraphQL, all at once:
-    every run is there exactly once, no Test is duplicated, and the imports are all counted."""
+@pytest.mark.parametrize("on_disk", [False, True], ids=["memory", "file"])
+def test_eight_concurrent_shards_import_into_one_graphql_execution(tmp_path: Path, on_disk: bool) -> None:
+    """Eight clients import disjoint Tests into one Test Execution created by GraphQL, all at once (an
+    in-memory and an on-disk database): every run is there exactly once, no Test is duplicated, and the
+    imports are all counted."""
+    with Sandbox(db=tmp_path / "xray.db" if on_disk else ":memory:") as sandbox:
+        _eight_shards(sandbox)
+    sandbox.close()
+
+
+def _eight_shards(sandbox: Sandbox) -> None:
     cloud = Cloud(sandbox)
     execution = cloud.create(summary="sharded CI")["testExecution"]
     key = execution["jira"]["key"]

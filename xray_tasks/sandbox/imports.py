@@ -308,9 +308,12 @@ def run_import(rt: Runtime, req: ImportRequest) -> Outcome:
                 finish_date=f.finish_date)
             created = True
         else:
+            own = store.execution_row(execution["id"])
+            first = own is not None and not own["format"]  # created up front (GraphQL, Jira): no import yet
             store.update_execution(execution["id"], test_plan=f.test_plan, environments=f.environments,
                                    revision=f.revision, fix_versions=f.fix_versions or None,
-                                   description=f.description, start_date=f.start_date, finish_date=f.finish_date)
+                                   description=f.description, start_date=f.start_date, finish_date=f.finish_date,
+                                   format=req.fmt if first else None, endpoint=req.endpoint if first else None)
             created = False
         merged: dict[int, tuple[sqlite3.Row, _Result]] = {}
         for test, result in tests:

@@ -11,7 +11,8 @@ Queries: ``getTestExecutions`` / ``getTests`` / ``getTestPlans`` (``jql``, ``iss
 ``getTestPlan`` (``issueId``; null when there is none), ``getTestRuns`` (``testExecIssueIds``,
 ``testIssueIds``, ``testRunAssignees``, ``modifiedSince``, ``limit``, ``start``), ``getTestRun``
 (``testIssueId``, ``testExecIssueId``), ``getTestRunById``, ``getStatuses``, ``getStatus``.
-Mutations: ``createTestExecution`` (``jira``, ``testIssueIds`` or ``tests``, ``testEnvironments``:
+Mutations: ``createTestExecution`` (``jira``, whose ``issuetype`` is ignored since it is implied — some
+sites name it "Xray Test Execution" —, ``testIssueIds`` or ``tests``, ``testEnvironments``:
 environments that do not exist are created and listed in ``createdTestEnvironments``; Tests that are
 not found are ``warnings``), ``addTestExecutionsToTestPlan`` (already linked → not in
 ``addedTestExecutions``), ``addTestsToTestExecution``.
@@ -324,8 +325,9 @@ def _create_execution(ctx: Ctx, parent: Any, args: dict[str, Any]) -> dict[str, 
     if not isinstance(jira, dict) or not isinstance(jira.get("fields"), dict):
         raise FieldError('jira must be a Jira issue object like {"fields": {"project": {"key": "CALC"}, '
                          '"summary": "..."}}.')
+    implied = {k: v for k, v in jira["fields"].items() if k != "issuetype"}  # always a Test Execution here
     try:
-        fields, _ = execution_fields(rt, {"fields": jira["fields"]}, "cloud")
+        fields, _ = execution_fields(rt, {"fields": implied}, "cloud")
     except ApiError as exc:
         raise FieldError(exc.message) from None
     assert fields.project is not None
