@@ -193,6 +193,9 @@ def test_testexec_tests_can_be_added_and_removed_and_unlinking_works(jira: httpx
     assert removed.json() == []
     assert [r["key"] for r in jira.get(f"/rest/raven/2.0/api/testexec/{key}/test").json()] == ["DEMO-4"]
     assert jira.post(f"/rest/raven/2.0/api/testexec/{key}/test", json={"add": "DEMO-3"}).status_code == 400
+    twin = jira.post("/rest/api/2/issue", json={"fields": {"project": {"key": "DEMO"}, "issuetype": {"id": "10100"},
+                                                           "summary": "a"}})
+    assert (twin.status_code, twin.json()["key"]) == (201, "DEMO-5")  # Jira allows two Tests with one summary
     jira.post("/rest/raven/2.0/api/testplan/DEMO-1/testexecution", json={"add": [key]})
     assert jira.post("/rest/raven/2.0/api/testplan/DEMO-1/testexecution", json={"remove": [key]}).json() == []
     assert jira.get("/rest/raven/2.0/api/testplan/DEMO-1/testexecution").json() == []

@@ -308,8 +308,13 @@ def create_issue(rt: Runtime, req: Request) -> Response:
                 test_plan=plans[0] if plans else None, environments=environments, format="",
                 endpoint=req.path, dialect="server", multipart=False, info=body, imports=0)
         elif issue_type == "Test":
-            row = store.create_test(project["key"], summary, test_type="Manual", labels=labels,
+            # a Manual Test has no definition for imports to match: give it one no report can have
+            current = store.project(project["key"])  # inside the transaction: the next number is ours
+            assert current is not None
+            key = f"{project['key']}-{current['last_number'] + 1}"
+            row = store.create_test(project["key"], summary, f"jira:{key}", test_type="Manual", labels=labels,
                                     description=_text(fields.get("description")), origin="jira")
+            assert row["key"] == key
         else:
             row = store.create_issue(project["key"], issue_type, summary)
     req.record["execution"] = row["key"] if issue_type == "Test Execution" else None
