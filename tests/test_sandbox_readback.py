@@ -203,12 +203,15 @@ def test_testexec_tests_can_be_added_and_removed_and_unlinking_works(jira: httpx
 
 
 def test_runs_imported_on_cloud_read_back_on_server_in_server_names(sandbox: Sandbox, jira: httpx.Client) -> None:
-    """One store, two dialects: a Cloud import's PASSED/FAILED runs read back as PASS/FAIL on Server, and a
-    Server import's PASS reads back as PASSED on GraphQL."""
+    """One store, two dialects: a Cloud import's PASSED/FAILED runs read back as PASS/FAIL on Server (whose
+    status list has Server names), and a Server import's PASS reads back as PASSED on GraphQL."""
     cloud = Cloud(sandbox)
     cloud_key = cloud.import_xml("projectKey=DEMO", junit(("a", "passed"), ("b", "failed"))).json()["key"]
     assert [r["status"] for r in jira.get(f"/rest/raven/2.0/api/testexec/{cloud_key}/test").json()] == ["PASS",
                                                                                                         "FAIL"]
+    statuses = jira.get("/rest/raven/2.0/api/settings/teststatuses").json()
+    assert [(s["name"], s["final"]) for s in statuses] == [("PASS", True), ("FAIL", True), ("TODO", False),
+                                                           ("EXECUTING", False), ("ABORTED", True)]
     server_reply = server_import(jira, "projectKey=DEMO", junit(("a", "passed"))).json()["testExecIssue"]
     runs, _ = all_runs(cloud, server_reply["id"])
     assert [r["status"]["name"] for r in runs] == ["PASSED"]

@@ -21,6 +21,8 @@ unless noted; ``{v}`` is ``1.0``, ``2.0`` or ``latest``.
 ``GET|POST /rest/raven/{v}/api/testplan/{key}/testexecution``      list ``[{id, key, summary, self,
                                                                    testEnvironments}]`` / ``{"add", "remove"}``
                                                                    → ``200 []`` or ``200 [messages]``
+``GET /rest/raven/{v}/api/settings/teststatuses``                  ``[{id, rank, name, description, final,
+                                                                   color, requirementStatusName}]``
 ``GET /plugins/servlet/raven/attachment/{id}/{name}``              an evidence file (Server credentials)
 ``GET /api/{v1,v2}/attachments/{id}``                              an evidence file (Cloud token)
 =================================================================  ==========================================
@@ -42,11 +44,11 @@ from xray_tasks.sandbox.config import Runtime
 from xray_tasks.sandbox.errors import ApiError
 from xray_tasks.sandbox.exchange import Request, Response
 from xray_tasks.sandbox.jirafields import jira_fields
-from xray_tasks.sandbox.statuses import in_dialect, status_object
+from xray_tasks.sandbox.statuses import SERVER_NAMES, in_dialect, status_object
 from xray_tasks.sandbox.store import ISSUE_TYPES
 
 __all__ = ["PAGE_CAP", "cloud_attachment", "create_issue", "evidence_response", "plan_executions",
-           "server_attachment", "test_run", "testexec_tests", "testruns"]
+           "server_attachment", "test_run", "test_statuses", "testexec_tests", "testruns"]
 
 PAGE_CAP = 100
 _RUN_FILTERS = ("testExecKey", "testKey", "testPlanKey", "savedFilterId")
@@ -237,6 +239,18 @@ def plan_executions(rt: Runtime, req: Request, key: str) -> Response:
         fields = jira_fields(rt, row, [rt.config.environments_field])
         out.append({"id": row["id"], "key": row["key"], "summary": row["summary"], "self": rt.issue_self(row["id"]),
                     "testEnvironments": fields.get(rt.config.environments_field, [])})
+    return Response(200, out)
+
+
+def test_statuses(rt: Runtime, req: Request) -> Response:
+    """``GET …/api/settings/teststatuses``: the Test Run statuses Server knows."""
+    server_dc.authorize(rt, req)
+    out = []
+    for rank, name in enumerate(SERVER_NAMES, 1):
+        status = status_object(name, "server")
+        out.append({"id": rank, "rank": rank, "name": name, "description": status["description"],
+                    "final": status["final"], "color": status["color"],
+                    "requirementStatusName": status["coverageStatus"]})
     return Response(200, out)
 
 

@@ -173,6 +173,8 @@ ROUTES: tuple[Route, ...] = (
     Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/api/testrun/(\d+)"), {"GET": _with(readback.test_run)}),
     Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/api/testplan/([^/]+)/testexecution"),
           {"GET": _with(readback.plan_executions), "POST": _with(readback.plan_executions)}),
+    Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/api/settings/teststatuses"),
+          {"GET": _read(readback.test_statuses)}),
     Route(re.compile(r"/plugins/servlet/raven/attachment/(\d+)/[^/]*"), {"GET": _with(readback.server_attachment)}),
     Route(re.compile(r"/sandbox/health"), {"GET": _read(readapi.health)}),
     Route(re.compile(r"/sandbox/runs"), {"GET": _read(readapi.runs)}),
