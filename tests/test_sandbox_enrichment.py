@@ -479,10 +479,15 @@ Divides
 
 
 def test_robot_tags_name_the_test_link_requirements_and_label(sandbox: Sandbox, tmp_path: Path) -> None:
-    """In a real Robot run, a tag that is an existing Test's key names the Test, other key tags become
-    requirement links (§7.4), and the remaining tags become labels."""
+    """In a real Robot run, a tag that is an existing Test's key names the Test, tags naming a requirement
+    (a Story) become links (§7.4), the remaining tags labels; a key tag naming nothing is refused."""
     pytest.importorskip("robot", reason="Robot Framework is not installed: pip install robotframework")
     sandbox.store.create_test("DEMO", "adds")  # DEMO-2
+    for n in range(3, 52):  # DEMO-50 and DEMO-51 are Stories made with Jira's create
+        kind = "Story" if n >= 50 else "Test Plan"
+        made = httpx.post(f"{sandbox.url}/rest/api/2/issue", auth=AUTH, json={"fields": {
+            "project": {"key": "DEMO"}, "issuetype": {"name": kind}, "summary": f"issue {n}"}})
+        assert made.status_code == 201
     (tmp_path / "calc.robot").write_text(ROBOT_SUITE)
     output = tmp_path / "output.xml"
     subprocess.run([sys.executable, "-m", "robot", "--output", str(output), "--report", "NONE", "--log", "NONE",
@@ -497,6 +502,8 @@ def test_robot_tags_name_the_test_link_requirements_and_label(sandbox: Sandbox, 
     runs = httpx.get(f"{sandbox.url}/rest/raven/2.0/api/testexec/{reply.json()['testExecIssue']['key']}/test",
                      auth=AUTH).json()
     assert [(r["key"], r["status"]) for r in runs] == [("DEMO-2", "PASS"), (divides["key"], "PASS")]
+    unknown = server_import(sandbox, "projectKey=DEMO", output.read_bytes().replace(b"DEMO-51", b"DEMO-99"), "robot")
+    assert (unknown.status_code, unknown.json()["error"]) == (400, "Test issue with key DEMO-99 not found.")
 
 
 def test_a_later_import_replaces_the_run_with_all_it_holds(sandbox: Sandbox, cloud: Cloud) -> None:

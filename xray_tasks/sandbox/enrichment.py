@@ -6,11 +6,14 @@ Rules (the sandbox's, where Xray's are not documented):
 * A Test, new or existing, gets the report's labels (JUnit ``tags``, TestNG ``labels``, Xray JSON
   ``testInfo.labels``, Robot tags that are not issue keys) and requirement links (JUnit
   ``requirements``, TestNG ``requirement``, NUnit ``Requirement``, Xray JSON
-  ``testInfo.requirementKeys``, Robot tags that are issue keys but not a Test); labels and links it
-  has stay. Summary and description (JUnit ``test_summary`` / ``test_description``, TestNG
-  ``summary`` / ``description``) are used only when the import creates the Test.
-* Robot Framework: the first tag that is the key of an existing Test names the Test; the other key
-  tags are requirement links (the sandbox has no requirement issues, so any other key counts as one).
+  ``testInfo.requirementKeys``, Robot tags naming a requirement); labels and links it has stay.
+  Requirement keys in properties and Xray JSON are recorded as given (not looked up). Summary and
+  description (JUnit ``test_summary`` / ``test_description``, TestNG ``summary`` / ``description``) are
+  used only when the import creates the Test (on Cloud too, though Xray may ignore them there, §7.1).
+* Robot Framework: the first tag that is the key of an existing Test names the Test; tags naming a
+  requirement (an issue other than a Test, Test Execution or Test Plan, e.g. a Story made with Jira's
+  create) are links; without a Test, a key tag naming nothing is refused as an unknown Test.
+  Tags that are not keys become labels.
 * Several results for one Test in one import make one run: worst status (see
   :mod:`~xray_tasks.sandbox.imports`), comments joined by a blank line, evidence, defects, iterations
   and examples concatenated, custom fields merged (later wins), the earliest start and latest finish.
@@ -30,6 +33,8 @@ from xray_tasks.sandbox.errors import ApiError
 from xray_tasks.sandbox.store import Store
 
 __all__ = ["check_statuses", "merge", "record_run", "robot_identity", "update_test"]
+
+_XRAY_TYPES = ("Test", "Test Execution", "Test Plan")
 
 
 def merge(a: TestDetails, b: TestDetails) -> TestDetails:
@@ -59,17 +64,23 @@ def check_statuses(details: TestDetails, allowed: Sequence[str]) -> None:
 
 
 def robot_identity(store: Store, details: TestDetails) -> tuple[str | None, list[str], list[str]]:
-    """(Test key, requirement keys, labels) from a Robot test's tags."""
-    key = None
-    requirements = []
+    """(Test key, requirement keys, labels) from a Robot test's tags.
+
+    The key is the first tag naming an existing Test; without one, the first tag that looks like a key
+    and names no requirement (so the import refuses it as Xray would: no such Test).
+    """
+    key, unresolved, requirements = None, [], []
     for tag in robot_keys(details.tags):
         issue = store.issue(tag)
-        if key is None and issue is not None and issue["type"] == "Test":
-            key = tag
-        elif issue is None or issue["type"] not in ("Test", "Test Execution", "Test Plan"):
+        if issue is not None and issue["type"] not in _XRAY_TYPES:
             requirements.append(tag)
+        elif issue is not None and issue["type"] == "Test" and key is None:
+            key = tag
+        else:
+            unresolved.append(tag)
     keys = set(robot_keys(details.tags))
-    return key, requirements, [t for t in details.tags if t not in keys and not any(c.isspace() for c in t)]
+    labels = [t for t in details.tags if t not in keys and not any(c.isspace() for c in t)]
+    return key or (unresolved[0] if unresolved else None), requirements, labels
 
 
 def update_test(store: Store, test_id: int, details: TestDetails) -> None:

@@ -5,7 +5,7 @@ unless noted; ``{v}`` is ``1.0``, ``2.0`` or ``latest``.
 =================================================================  ==========================================
 ``POST /rest/api/2/issue``                                         Jira's create: a Test Execution (with the
                                                                    Test Plan / Test Environments custom
-                                                                   fields), Test Plan or Test → ``201 {id,
+                                                                   fields), Test Plan, Test or Story → ``201 {id,
                                                                    key, self}``; Jira's ``400 {"errorMessages",
                                                                    "errors": {field: text}}`` otherwise
 ``GET /rest/raven/{v}/api/testexec/{key}/test``                    ``[{id (the run's), key (the Test's), rank,
@@ -262,7 +262,8 @@ def _jira_error(errors: dict[str, str], messages: list[str] | None = None) -> Re
 
 
 def create_issue(rt: Runtime, req: Request) -> Response:
-    """Jira's ``POST /rest/api/2/issue`` for the issue types Xray has (Test Execution, Test Plan, Test)."""
+    """Jira's ``POST /rest/api/2/issue`` for the issue types Xray has (Test Execution, Test Plan, Test) and
+    Story (a requirement Tests link to)."""
     server_dc.authorize(rt, req)
     try:
         body = req.json_body()

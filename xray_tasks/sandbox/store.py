@@ -25,7 +25,8 @@ __all__ = ["FIRST_ISSUE_ID", "ISSUE_TYPES", "Store", "now_iso"]
 
 FIRST_ISSUE_ID = 10000
 #: Jira issue type name -> id, as the sandbox's Jira would list them
-ISSUE_TYPES = {"Test": "10100", "Test Execution": "10101", "Test Plan": "10102"}
+ISSUE_TYPES = {"Test": "10100", "Test Execution": "10101", "Test Plan": "10102",
+               "Story": "10001"}  # a requirement (Tests link to it), made with Jira's create
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
