@@ -162,7 +162,7 @@ def test_jira_create_issue_refuses_like_jira(jira: httpx.Client) -> None:
     assert errors({"summary": "s", "issuetype": {"name": "Test Execution"}}) == {"project": "project is required"}
     assert errors({"summary": "s", "project": {"key": "NOPE"}, "issuetype": {"id": "10101"}}) == {
         "project": "valid project is required"}
-    assert errors({"summary": "s", "project": {"key": "DEMO"}, "issuetype": {"name": "Story"}}) == {
+    assert errors({"summary": "s", "project": {"key": "DEMO"}, "issuetype": {"name": "Epic"}}) == {
         "issuetype": "valid issue type is required"}
     assert errors({**FIELDS, "customfield_10115": 3}) == {
         "customfield_10115": "Field 'customfield_10115' cannot be set. It is not on the appropriate screen, "
