@@ -40,8 +40,8 @@ and chunked bodies, spooling), ``multipart`` (streaming form-data), ``exchange``
 objects), ``cloud`` and ``server_dc`` (the two dialects' request shapes), ``issuedata`` (multipart
 info/testInfo), ``imports`` (validation, Tests, runs), ``enrichment`` (what reports add to Tests and runs),
 ``store`` and ``records`` (SQLite), ``graphql_syntax`` and ``graphql`` (the GraphQL language),
-``xray_graphql`` (Xray's schema), ``jql``, ``jirafields``, ``statuses``, ``readback`` (Server read-back, Jira create, evidence downloads),
-``tokens`` (JWT), ``faults``, ``readapi``, ``config``, ``errors``.
+``xray_graphql`` (Xray's schema), ``jql``, ``jirafields``, ``statuses``, ``readback`` (Server read-back,
+Jira create, evidence downloads), ``tokens`` (JWT), ``faults``, ``readapi``, ``config``, ``errors``.
 """
 
 from __future__ import annotations
