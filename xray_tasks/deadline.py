@@ -14,13 +14,30 @@ connection set-up.
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import threading
 from typing import Any
 
-__all__ = ["Deadline"]
+__all__ = ["Deadline", "leave_signals_to_the_main_thread"]
 
 _OPENED = (".connect_tcp.complete", ".start_tls.complete")
+
+
+def leave_signals_to_the_main_thread() -> None:
+    """Block SIGINT and SIGTERM in the calling (helper) thread.
+
+    The kernel hands a process's signal to any thread that does not block it. Python only acts on it in
+    the main thread, and the main thread's blocking read is interrupted only when the signal lands there:
+    a Ctrl-C taken by a timer or worker thread would leave the main thread waiting on the network."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+
+
+class _Watchdog(threading.Timer):
+    def run(self) -> None:
+        leave_signals_to_the_main_thread()
+        super().run()
 
 
 class Deadline:
@@ -56,7 +73,7 @@ class Deadline:
 
     def __enter__(self) -> Deadline:
         if self.seconds > 0:
-            self._timer = threading.Timer(self.seconds, self.cut)
+            self._timer = _Watchdog(self.seconds, self.cut)
             self._timer.daemon = True
             self._timer.start()
         return self

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from xray_tasks.deadline import leave_signals_to_the_main_thread
 from xray_tasks.errors import ImportFailed, Interrupted, ReportError, Terminated, XrayTasksError
 from xray_tasks.merge import ScratchFolder
 from xray_tasks.plan import ImportPlan, build_plan, decide, implied_templates
@@ -172,7 +173,7 @@ def send_run(client: XrayClient, run: RunPlan, events: Events, *, parallel: int 
     key = outcome.results[0][1].key
     plans = [p.bind(key) if p.follower else p for p in run.followers]
     failed: list[XrayTasksError] = []
-    pool = ThreadPoolExecutor(max_workers=max(1, parallel))
+    pool = ThreadPoolExecutor(max_workers=max(1, parallel), initializer=leave_signals_to_the_main_thread)
     try:
         futures: list[Future[tuple[ImportPlan, ImportResult]]] = [pool.submit(send, p) for p in plans]
         for future in futures:  # in order; every request is tried, what landed is kept

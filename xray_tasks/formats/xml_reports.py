@@ -3,7 +3,7 @@ chunks, keeping only what a :class:`TestResult` needs; DTD entities and external
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, ClassVar
 from xml.parsers import expat
 
@@ -300,15 +300,17 @@ _READERS: dict[str, Callable[[str, Any], _XmlReader]] = {
 }
 
 
-def _iter_xml(stream: BinaryIO, label: str, fmt: str, *, first_only: bool = False) -> Iterator[TestResult]:
+def _iter_xml(stream: BinaryIO, label: str, fmt: str, *, first_only: bool = False,
+              readers: Mapping[str, Callable[[str, Any], _XmlReader]] = _READERS) -> Iterator[TestResult]:
     """Results of an XML report, chunk by chunk.
 
     With ``first_only``, the first chunk's results are yielded and the Python callbacks are then
     dropped: the rest of the document is still checked by expat (well-formed, no entities) at C speed.
+    ``readers`` lets :mod:`xray_tasks.formats.enriched` read more of each test with its own readers.
     """
     parser = expat.ParserCreate()
     parser.buffer_text = True
-    reader = _READERS[fmt](label, parser)
+    reader = readers[fmt](label, parser)
 
     def refuse_entities(*_args: object) -> None:
         raise _entity_error(label, parser.CurrentLineNumber)

@@ -14,12 +14,20 @@ What it speaks (the contract is shared/xray-api.md):
   or a zip of them into Cucumber Tests and Preconditions (``/import/feature``), export them back as
   ``.feature`` files (Cloud ``/export/cucumber``, Server ``/export/test``); tag prefixes are
   :class:`Config` settings.
+* Read-back and up-front creation (contract §15, §16): Cloud GraphQL at ``/api/v1|v2/graphql`` — see
+  :mod:`xray_tasks.sandbox.xray_graphql`; Server/DC ``api/testexec/<KEY>/test``, ``testruns``,
+  ``api/testrun``, ``api/testplan/<KEY>/testexecution`` and Jira's ``POST /rest/api/2/issue`` — see
+  :mod:`xray_tasks.sandbox.readback`.
+* What reports say beyond statuses (contract §17: keys, requirements, labels, comments, evidence,
+  defects, custom fields, iterations) is recorded per Test and per run — see
+  :mod:`xray_tasks.sandbox.enrichment`. One run per (Test, Test Execution): worst result wins inside an
+  import, the later import wins across imports.
 * Validation like Xray's, with Xray's texts where they are known — every text is in
   :mod:`xray_tasks.sandbox.errors`; statuses and Test matching in :mod:`xray_tasks.sandbox.imports`.
 * Its own JSON API under ``/sandbox`` — :mod:`xray_tasks.sandbox.readapi` and
   :mod:`xray_tasks.sandbox.issueapi` (requirements, saved filters, a Test's Gherkin).
 * Fault injection (429, 503, latency, dropped connections, expired tokens, wrong region, accept without
-  parsing) — :mod:`xray_tasks.sandbox.faults`.
+  parsing, dropped runs) — :mod:`xray_tasks.sandbox.faults`.
 
 Authentication errors (401, ``{"error": ...}``): bad client id/secret → "Authentication failed. Invalid
 client credentials!"; no Authorization header → "Authentication failed. Missing 'Authorization: Bearer
@@ -35,10 +43,13 @@ Cloud; PASS, FAIL, TODO, EXECUTING, ABORTED on Server).
 Modules: ``app`` (Sandbox, serve), ``server`` (HTTP, routing, request log), ``bodies`` (Content-Length
 and chunked bodies, spooling), ``multipart`` (streaming form-data), ``exchange`` (request/response
 objects), ``cloud`` and ``server_dc`` (the two dialects' request shapes), ``issuedata`` (multipart
-info/testInfo), ``imports`` (validation, Tests, runs), ``resultkeys`` (Cucumber/Behave scenario keys),
-``gherkin`` (reading and writing .feature files), ``featurezip`` (uploads and exported zips), ``features``
-(feature import), ``featureexport``, ``featureapi`` (their endpoints), ``store`` (SQLite), ``tokens``
-(JWT), ``faults``, ``readapi``, ``issueapi``, ``config``, ``errors``.
+info/testInfo), ``imports`` (validation, Tests, runs), ``enrichment`` (what reports add to Tests and runs),
+``resultkeys`` (Cucumber/Behave scenario keys), ``gherkin`` (reading and writing .feature files),
+``featurezip`` (uploads and exported zips), ``features`` (feature import), ``featureexport``, ``featureapi``
+(their endpoints), ``store`` and ``records`` (SQLite), ``graphql_syntax`` and ``graphql`` (the GraphQL
+language), ``xray_graphql`` (Xray's schema), ``jql``, ``jirafields``, ``statuses``, ``readback`` (Server
+read-back, Jira create, evidence downloads), ``tokens`` (JWT), ``faults``, ``readapi``, ``issueapi``,
+``config``, ``errors``.
 """
 
 from __future__ import annotations

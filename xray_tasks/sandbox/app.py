@@ -152,13 +152,18 @@ def banner(sandbox: Sandbox) -> str:
         f"  curl -u {c.server_user}:{c.server_password} -F file=@junit.xml "
         f"'{url}/rest/raven/2.0/import/execution/junit?projectKey=DEMO'",
         "",
+        f"Read back: Cloud GraphQL POST {url}/api/v2/graphql (Bearer token); Server GET "
+        f"{url}/rest/raven/2.0/api/testexec/<KEY>/test, /testruns?testExecKey=<KEY>, POST {url}/rest/api/2/issue",
+        "",
         "Sandbox API (JSON, no auth)",
         f"  GET  {url}/sandbox/executions        GET {url}/sandbox/executions/<KEY>",
+        f"  GET  {url}/sandbox/runs?execution=<KEY>   GET {url}/sandbox/evidence/<id>",
         f"  GET  {url}/sandbox/tests             GET {url}/sandbox/requests",
         f"  GET  {url}/sandbox/health            POST {url}/sandbox/reset",
         f"  POST {url}/sandbox/issues  e.g. {{\"project\": \"DEMO\", \"type\": \"Story\", \"summary\": \"...\"}}",
         f"  POST {url}/sandbox/filters e.g. {{\"keys\": [\"DEMO-2\"]}}   GET {url}/sandbox/gherkin/<KEY>",
-        f"  POST {url}/sandbox/faults  e.g. {{\"status_429\": 2, \"retry_after\": 3}}   (DELETE to clear)",
+        f"  POST {url}/sandbox/faults  e.g. {{\"status_429\": 2, \"retry_after\": 3}} or {{\"drop_runs\": 1}}"
+        "   (DELETE to clear)",
         "",
         "Press Ctrl-C to stop.",
     ]

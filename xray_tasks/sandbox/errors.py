@@ -102,6 +102,10 @@ def test_not_found(key: str) -> str:
     return f"Test issue with key {key} not found."
 
 
+def test_id_not_found(issue_id: str) -> str:
+    return f"Test issue with id {issue_id} not found."
+
+
 def not_a(key: str, wanted: str, actual: str) -> str:
     return f"Error importing results: issue {key} is not a {wanted} (it is a {actual})!"
 

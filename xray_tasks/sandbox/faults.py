@@ -20,6 +20,10 @@ field                      effect
 ``region_mismatch: bool``  Cloud data calls (imports) answer 401 "Xray data is in another region…"
 ``accept_without_parsing`` imports answer with a new Test Execution key as soon as the body has been
                            read to the end (1 MiB at a time, never kept) — for upload benchmarks
+``drop_runs: int``         imports succeed but do not record the next N Test Runs (the Tests are still
+                           created and listed in the answer) — what a client's read-back must catch
+``drop_runs_of: [str]``    runs of these Tests are never recorded (a Test key, a test name or a
+                           definition such as ``calc.Calc.adds``) until the switch is cleared
 =========================  =========================================================================
 """
 
@@ -30,6 +34,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["Faults"]
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if isinstance(value, list) else value
+
 
 @dataclass
 class Faults:
@@ -44,12 +53,14 @@ class Faults:
     expire_tokens: bool = False
     region_mismatch: bool = False
     accept_without_parsing: bool = False
+    drop_runs: int = 0
+    drop_runs_of: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The switches as JSON-ready data."""
         with self._lock:
-            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+            return {f.name: _copy(getattr(self, f.name)) for f in fields(self) if not f.name.startswith("_")}
 
     def update(self, changes: dict[str, Any]) -> None:
         """Set the given switches; raises ValueError (and changes nothing) on an unknown name or bad type."""
@@ -59,6 +70,11 @@ class Faults:
             raise ValueError(f"unknown fault(s): {', '.join(unknown)}; known: {', '.join(known)}")
         clean: dict[str, Any] = {}
         for name, value in changes.items():
+            if known[name].type in ("list[str]", list[str]):
+                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                    raise ValueError(f"fault {name} takes a list of strings, not {value!r}")
+                clean[name] = list(value)
+                continue
             want_bool = known[name].type in ("bool", bool)
             if want_bool and not isinstance(value, bool):
                 raise ValueError(f"fault {name} takes true or false, not {value!r}")
@@ -76,6 +92,16 @@ class Faults:
             for f in fields(self):
                 if not f.name.startswith("_"):
                     setattr(self, f.name, getattr(defaults, f.name))
+
+    def take_run_drop(self, *names: str | None) -> bool:
+        """Whether the run of the Test known by ``names`` (key, name, definition) must not be recorded."""
+        with self._lock:
+            if any(name in self.drop_runs_of for name in names if name):
+                return True
+            if self.drop_runs > 0:
+                self.drop_runs -= 1
+                return True
+            return False
 
     def _take(self, name: str) -> bool:
         with self._lock:

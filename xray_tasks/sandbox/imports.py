@@ -31,9 +31,18 @@ otherwise TODO.) Xray JSON statuses are taken as sent and must be one of the dia
 (:data:`CLOUD_STATUSES` / :data:`SERVER_STATUSES`). When one Test gets several results in one import the
 run keeps the worst: FAIL(ED) > ABORTED > EXECUTING > TODO > PASS(ED).
 
-Importing into an existing Test Execution replaces the runs of the Tests in the report and keeps the
-others; environments sent replace the execution's, and a test plan, revision or fix version sent replaces
-the old one.
+(The rule holds for every format and for merged reports alike: they are all one import here.)
+
+Importing into an existing Test Execution replaces the runs of the Tests in the report — status,
+comment, evidence, defects and all — and keeps the others; environments sent replace the execution's,
+and a test plan, revision or fix version sent replaces the old one. One run per (Test, Test Execution):
+imports are transactions serialised by the store, so concurrent imports into one execution (CI shards)
+never lose or duplicate a run; when two of them report the same Test, the later one's run stays.
+
+What a report says beyond statuses (keys by ``test_id``, labels, requirements, comments, evidence,
+defects…) is read with :func:`xray_tasks.formats.enriched.iter_enriched` and recorded as
+:mod:`xray_tasks.sandbox.enrichment` describes. The ``drop_runs`` / ``drop_runs_of`` faults leave runs
+out while the import still succeeds.
 """
 
 from __future__ import annotations
@@ -42,13 +51,15 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO, Any, BinaryIO, cast
 
-from xray_tasks.sandbox import errors
+from xray_tasks.formats.enriched import EVIDENCE_BUDGET, EVIDENCE_BYTES, DetailedResult, TestDetails
+from xray_tasks.sandbox import enrichment, errors
 from xray_tasks.sandbox.config import Runtime
 from xray_tasks.sandbox.errors import ApiError
 from xray_tasks.sandbox.resultkeys import scenario_keys
+from xray_tasks.sandbox.store import now_iso
 
 __all__ = ["CLOUD_STATUSES", "SERVER_STATUSES", "ExecutionFields", "ImportRequest", "Outcome", "run_import",
            "xray_status"]
@@ -139,6 +150,7 @@ class _Result:
     key: str | None
     duration: float | None
     test_info: dict[str, Any] | None = None
+    details: TestDetails = field(default_factory=TestDetails)
 
 
 class _Named:
@@ -158,20 +170,22 @@ def read_results(req: ImportRequest, test_prefix: str) -> list[_Result]:
 
     Cucumber/Behave scenarios take their keys from their tags with ``test_prefix`` (or bare keys)."""
     from xray_tasks.errors import ReportError
-    from xray_tasks.formats import iter_results
+    from xray_tasks.formats.enriched import iter_enriched
 
     req.report.seek(0)
     try:
-        results = list(iter_results(cast("BinaryIO", _Named(req.report, req.report_label)), req.fmt))
+        results: list[DetailedResult] = list(iter_enriched(
+            cast("BinaryIO", _Named(req.report, req.report_label)), req.fmt, evidence_bytes=EVIDENCE_BYTES,
+            evidence_budget=EVIDENCE_BUDGET))
     except ReportError as exc:
         raise ApiError(400, errors.report_rejected(exc.message)) from None
     if not results:
         raise ApiError(400, errors.NO_TESTS)
     if req.fmt == "xray":
-        return _xray_results(req)
+        return _xray_results(req, [r.details for r in results])
     keys = scenario_keys(req.report, test_prefix) if req.fmt in CUCUMBER_FORMATS else [r.key for r in results]
     return [_Result(name=r.name, definition=r.definition or r.name, status=xray_status(r.status, req.dialect),
-                    key=key, duration=r.duration) for r, key in zip(results, keys, strict=True)]
+                    key=key, duration=r.duration, details=r.details) for r, key in zip(results, keys, strict=True)]
 
 
 def _xray_envelope(req: ImportRequest) -> dict[str, Any]:
@@ -188,7 +202,7 @@ def _xray_envelope(req: ImportRequest) -> dict[str, Any]:
     return data
 
 
-def _xray_results(req: ImportRequest) -> list[_Result]:
+def _xray_results(req: ImportRequest, details: list[TestDetails]) -> list[_Result]:
     allowed = CLOUD_STATUSES if req.dialect == "cloud" else SERVER_STATUSES
     out = []
     tests = _xray_envelope(req).get("tests")
@@ -207,8 +221,9 @@ def _xray_results(req: ImportRequest) -> list[_Result]:
         summary = (info or {}).get("summary") or key or f"tests[{n}]"
         definition = next((info[f] for f in ("definition", "scenario") if info and isinstance(info.get(f), str)),
                           summary)
+        enrichment.check_statuses(details[n], allowed)
         out.append(_Result(name=summary, definition=definition, status=status, key=key, duration=None,
-                           test_info=info))
+                           test_info=info, details=details[n]))
     if not out:
         raise ApiError(400, errors.NO_TESTS)
     return out
@@ -297,23 +312,43 @@ def run_import(rt: Runtime, req: ImportRequest) -> Outcome:
                 finish_date=f.finish_date)
             created = True
         else:
+            own = store.execution_row(execution["id"])
+            first = own is not None and not own["format"]  # created up front (GraphQL, Jira): no import yet
             store.update_execution(execution["id"], test_plan=f.test_plan, environments=f.environments,
                                    revision=f.revision, fix_versions=f.fix_versions or None,
-                                   description=f.description, start_date=f.start_date, finish_date=f.finish_date)
+                                   description=f.description, start_date=f.start_date, finish_date=f.finish_date,
+                                   format=req.fmt if first else None, endpoint=req.endpoint if first else None)
             created = False
         merged: dict[int, tuple[sqlite3.Row, _Result]] = {}
         for test, result in tests:
             if test["id"] in merged:
                 old = merged[test["id"]][1]
                 result = _Result(old.name, old.definition, _worst(old.status, result.status), old.key,
-                                 _add(old.duration, result.duration))
+                                 _add(old.duration, result.duration),
+                                 details=enrichment.merge(old.details, result.details))
             merged[test["id"]] = (test, result)
+        store.add_environments(f.environments or ())
+        now = now_iso()
         for test, result in merged.values():
-            store.upsert_run(execution["id"], test["id"], result.name, result.definition, result.status,
-                             result.duration)
+            enrichment.update_test(store, test["id"], result.details)
             if plan is not None and req.plan_gets_tests:
                 store.add_to_plan(plan["id"], test["id"])
+            if rt.faults.take_run_drop(test["key"], result.name, result.definition):
+                continue
+            store.upsert_run(execution["id"], test["id"], result.name, result.definition, result.status,
+                             result.duration)
+            run_id = store.run_id(execution["id"], test["id"])
+            assert run_id is not None
+            enrichment.record_run(store, run_id, result.details, result.duration, now)
         return Outcome(execution=execution, tests=[t for t, _ in merged.values()], created=created)
+
+
+def _robot_result(rt: Runtime, result: _Result) -> _Result:
+    """A Robot result with its Test key, requirements and labels taken from its tags."""
+    key, requirements, labels = enrichment.robot_identity(rt.store, result.details)
+    details = replace(result.details, requirements=[*result.details.requirements, *requirements],
+                      labels=[*result.details.labels, *labels])
+    return replace(result, key=key, details=details)
 
 
 def _add(a: float | None, b: float | None) -> float | None:
@@ -334,7 +369,8 @@ def _check_plan(rt: Runtime, key: str | None) -> sqlite3.Row | None:
 def _check_environments(rt: Runtime, names: Sequence[str] | None) -> None:
     known = rt.config.environments
     if names and known is not None:
-        unknown = [n for n in names if n not in known]
+        existing = {*known, *rt.store.environment_names()}  # GraphQL createTestExecution creates them
+        unknown = [n for n in names if n not in existing]
         if unknown:
             raise ApiError(400, errors.environments_unknown(unknown))
 
@@ -346,6 +382,14 @@ def _resolve_tests(rt: Runtime, req: ImportRequest, results: list[_Result],
     defaults = req.test_defaults
     out: list[tuple[sqlite3.Row, _Result]] = []
     for result in results:
+        if req.fmt == "robot":
+            result = _robot_result(rt, result)
+        if result.details.test_id is not None:  # JUnit test_id: wins over test_key
+            test = store.issue(result.details.test_id) if result.details.test_id.isdigit() else None
+            if test is None or test["type"] != "Test":
+                raise ApiError(400, errors.test_id_not_found(result.details.test_id))
+            out.append((test, result))
+            continue
         if result.key is not None:
             test = store.issue(result.key)
             if test is None:
@@ -378,7 +422,10 @@ def _resolve_tests(rt: Runtime, req: ImportRequest, results: list[_Result],
             labels, description, raw = defaults.labels, defaults.description, req.test_info
         test = store.find_test(key, result.definition)
         if test is None:
-            test = store.create_test(key, result.name, result.definition, test_type=test_type, labels=labels,
-                                     description=description, test_info=raw, origin=req.fmt)
+            details = result.details
+            test = store.create_test(key, details.summary or result.name, result.definition, test_type=test_type,
+                                     labels=list(dict.fromkeys([*labels, *details.labels])),
+                                     description=details.description or description, test_info=raw,
+                                     origin=req.fmt)
         out.append((test, result))
     return out

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from xray_tasks.sandbox import cloud, errors, featureapi, issueapi, readapi, server_dc
+from xray_tasks.sandbox import cloud, errors, featureapi, issueapi, readapi, readback, server_dc, xray_graphql
 from xray_tasks.sandbox.bodies import Body, BodyError
 from xray_tasks.sandbox.config import Runtime
 from xray_tasks.sandbox.errors import ApiError
@@ -147,6 +147,19 @@ def _issue(h: RequestHandler, req: Request, m: re.Match[str]) -> Response:
                                      "issuetype": {"id": ISSUE_TYPES[issue["type"]], "name": issue["type"]}}})
 
 
+def _graphql(h: RequestHandler, req: Request, m: re.Match[str]) -> Response:
+    """Cloud GraphQL: the same token, rate limits and region check as imports."""
+    _gate(h.rt)
+    cloud.authorize(h.rt, req)
+    if h.rt.faults.region_mismatch:
+        raise ApiError(401, errors.REGION_MISMATCH)
+    return xray_graphql.endpoint(h.rt, req)
+
+
+def _with(fn: Callable[[Runtime, Request, str], Response], group: int = 1) -> Handler:
+    return lambda h, req, m: fn(h.rt, req, m.group(group))
+
+
 def _read(fn: Callable[[Runtime, Request], Response]) -> Handler:
     return lambda h, req, m: fn(h.rt, req)
 
@@ -163,7 +176,25 @@ ROUTES: tuple[Route, ...] = (
     Route(re.compile(r"/rest/api/2/field"), {"GET": _read(server_dc.fields)}),
     Route(re.compile(r"/rest/api/2/myself"), {"GET": _read(server_dc.myself)}),
     Route(re.compile(r"/rest/api/2/issue/([^/]+)"), {"GET": _issue}),
+    Route(re.compile(r"/api/(v1|v2)/graphql"), {"POST": _graphql}),
+    Route(re.compile(r"/api/(?:v1|v2)/attachments/([^/]+)"), {"GET": _with(readback.cloud_attachment)}),
+    Route(re.compile(r"/rest/api/2/issue"), {"POST": _read(readback.create_issue)}),
+    Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/api/testexec/([^/]+)/test"),
+          {"GET": _with(readback.testexec_tests), "POST": _with(readback.testexec_tests)}),
+    Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/(?:api/)?testruns"), {"GET": _read(readback.testruns)}),
+    Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/api/testrun"),
+          {"GET": lambda h, req, m: readback.test_run(h.rt, req, None)}),
+    Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/api/testrun/(\d+)"), {"GET": _with(readback.test_run)}),
+    Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/api/testplan/([^/]+)/testexecution"),
+          {"GET": _with(readback.plan_executions), "POST": _with(readback.plan_executions)}),
+    Route(re.compile(r"/rest/raven/(?:1\.0|2\.0|latest)/api/settings/teststatuses"),
+          {"GET": _read(readback.test_statuses)}),
+    Route(re.compile(r"/plugins/servlet/raven/attachment/(\d+)/[^/]*"), {"GET": _with(readback.server_attachment)}),
     Route(re.compile(r"/sandbox/health"), {"GET": _read(readapi.health)}),
+    Route(re.compile(r"/sandbox/runs"), {"GET": _read(readapi.runs)}),
+    Route(re.compile(r"/sandbox/runs/([^/]+)"), {"GET": _with(readapi.run)}),
+    Route(re.compile(r"/sandbox/evidence/([^/]+)"), {"GET": _with(readapi.evidence)}),
+    Route(re.compile(r"/sandbox/environments"), {"GET": _read(readapi.environments)}),
     Route(re.compile(r"/sandbox/executions"), {"GET": _read(readapi.executions)}),
     Route(re.compile(r"/sandbox/executions/([^/]+)"),
           {"GET": lambda h, req, m: readapi.execution(h.rt, req, m.group(1))}),
@@ -324,11 +355,11 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _send(self, resp: Response) -> None:
         payload = resp.body if isinstance(resp.body, bytes) else json.dumps(resp.body).encode("utf-8")
+        headers = {"Content-Type": resp.content_type, **resp.headers}
         try:
             self.send_response(resp.status)
-            self.send_header("Content-Type", resp.content_type)
             self.send_header("Content-Length", str(len(payload)))
-            for name, value in resp.headers.items():
+            for name, value in headers.items():
                 self.send_header(name, value)
             if self.close_connection:
                 self.send_header("Connection", "close")

@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from xray_tasks.sandbox.records import RECORDS_SCHEMA, RECORDS_TABLES, RunRecords
+
 __all__ = ["FIRST_ISSUE_ID", "ISSUE_TYPES", "REQUIREMENT_TYPES", "Store", "now_iso"]
 
 FIRST_ISSUE_ID = 10000
@@ -72,7 +74,7 @@ CREATE TABLE IF NOT EXISTS links (
 CREATE TABLE IF NOT EXISTS filters (id INTEGER PRIMARY KEY, name TEXT NOT NULL, keys TEXT NOT NULL);
 """
 _TABLES = ("projects", "issues", "tests", "executions", "runs", "plan_tests", "requests", "gherkin",
-           "preconditions", "links", "filters")
+           "preconditions", "links", "filters", *RECORDS_TABLES)
 #: the first saved filter's id, as Jira numbers them
 FIRST_FILTER_ID = 10000
 
@@ -85,8 +87,8 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
-class Store:
-    """SQLite-backed state; every public method is thread-safe."""
+class Store(RunRecords):
+    """SQLite-backed state; every public method is thread-safe (run details and links: see RunRecords)."""
 
     def __init__(self, db: str | os.PathLike[str], projects: Sequence[str]) -> None:
         self.path = os.fspath(db)
@@ -98,6 +100,7 @@ class Store:
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
+            self._conn.executescript(RECORDS_SCHEMA)
             with self.transaction():
                 self._seed()
 
@@ -285,7 +288,10 @@ class Store:
         if with_runs:
             out["runs"] = [{"test_key": r["test_key"], "test_id": str(r["test_id"]), "name": r["name"],
                             "definition": r["definition"], "status": r["status"], "duration": r["duration"],
-                            "created": r["created"], "updated": r["updated"]} for r in runs]
+                            "created": r["created"], "updated": r["updated"], "id": str(r["id"]),
+                            **self.run_record(r["id"])} for r in runs]
+            out["test_plans"] = [p["key"] for p in self.find_issues(("Test Plan",),
+                                                                      ids=self.execution_plan_ids(row["id"]))]
         return out
 
     def tests(self, project: str | None = None) -> list[dict[str, Any]]:
@@ -300,7 +306,7 @@ class Store:
                         "summary": row["summary"], "definition": row["definition"], "type": row["test_type"],
                         "labels": _loads(row["labels"]), "description": row["description"],
                         "test_info": _loads(row["test_info"]), "origin": row["origin"], "created": row["created"],
-                        "test_plans": plans})
+                        "test_plans": plans, "requirements": self.requirements(row["id"])})
         return out
 
     def requests(self) -> list[dict[str, Any]]:
