@@ -12,7 +12,7 @@ parallel from one client each know their own.
 
 from __future__ import annotations
 
-import random
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -64,6 +64,11 @@ class Exchanged:
 
     answer: Answer
     attempts: int
+
+
+def _jitter() -> float:
+    """A number in [0, 1) for spreading retries (``random`` would cost every run a few ms of start-up)."""
+    return int.from_bytes(os.urandom(2), "big") / 65536
 
 
 class XrayClient:
@@ -212,7 +217,7 @@ class XrayClient:
     def _wait_or_give_up(self, verdict: Verdict, error: XrayTasksError, tries: int, budget_ends: float) -> None:
         s = self.settings
         wait = verdict.wait if verdict.wait is not None else \
-            min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (tries - 1)) * (0.5 + random.random() / 2)
+            min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (tries - 1)) * (0.5 + _jitter() / 2)
         if tries > s.max_retries or time.monotonic() + wait > budget_ends:
             tried = f" (tried {tries} time{'s' if tries > 1 else ''})"
             raise type(error)(error.message + tried, error.hint) from None

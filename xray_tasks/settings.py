@@ -29,6 +29,8 @@ Invoke config and ``--var NAME=VALUE``.
 
 from __future__ import annotations
 
+import importlib.util
+import ipaddress
 import math
 import os
 import re
@@ -37,6 +39,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
+
+from dotenv import dotenv_values
 
 from xray_tasks.errors import SettingsError
 from xray_tasks.redaction import register_secret
@@ -192,8 +196,6 @@ def _proxy(value: str) -> str:
     value = _text(value)
     parts = _split_url(value)
     if parts.scheme in ("socks5", "socks5h", "socks4"):
-        import importlib.util
-
         if importlib.util.find_spec("socksio") is None:
             raise ValueError("a SOCKS proxy needs the socksio package (pip install 'httpx[socks]')")
     elif parts.scheme not in ("http", "https"):
@@ -403,8 +405,6 @@ def find_env_file(environ: Mapping[str, str], cwd: Path | None = None) -> Path |
 def _read_env_file(path: Path | None) -> dict[str, str]:
     if path is None:
         return {}
-    from dotenv import dotenv_values
-
     try:
         values = dotenv_values(path)
     except (OSError, UnicodeDecodeError) as exc:
@@ -589,8 +589,6 @@ def check_base_url(url: str, deployment: str, source: str = "") -> str:
 
 
 def _valid_host(host: str, *, bracketed: bool) -> bool:
-    import ipaddress
-
     try:
         address = ipaddress.ip_address(host)
     except ValueError:

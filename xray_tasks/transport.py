@@ -83,7 +83,11 @@ def make_http(s: Settings) -> httpx.Client:
     if refusal:
         raise refusal
     verify: Any = True
-    if s.ca_bundle:
+    if s.base_url.startswith("http://"):
+        # no TLS is spoken: skip loading the system's CA store (tens of ms); a context that trusts nothing
+        # makes any https the client were ever sent to fail, never pass unverified
+        verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    elif s.ca_bundle:
         try:
             verify = ssl.create_default_context(cafile=s.ca_bundle)
         except (OSError, ssl.SSLError) as exc:

@@ -22,7 +22,7 @@ from xray_tasks.console import Console, err
 from xray_tasks.errors import ImportFailed, Interrupted, SettingsError, XrayTasksError
 from xray_tasks.importer import ImportOptions, ImportOutcome, plan_run, send_run
 from xray_tasks.merge import ScratchFolder
-from xray_tasks.reports import find_reports
+from xray_tasks.reports import ReportInfo, find_reports
 from xray_tasks.runner import run_command
 from xray_tasks.runrecord import RunRecord, save_record
 from xray_tasks.settings import Settings
@@ -98,8 +98,6 @@ def outcome_totals(outcome: ImportOutcome, out: OutputOptions) -> dict[str, int]
     """Per-status counts of what was imported, when something will show them (they cost a parse)."""
     if not (out.as_json or out.summary_file or os.environ.get("GITHUB_STEP_SUMMARY")):
         return None
-    from xray_tasks.reports import ReportInfo
-
     return ReportInfo([(p, plan.format) for plan, _ in outcome.results for p in plan.files]).totals
 
 
