@@ -62,7 +62,7 @@ def _expand(store: Store, issue: sqlite3.Row) -> list[sqlite3.Row]:
     if kind == "Precondition":
         return store.linked(issue["id"], "precondition", reverse=True)
     if kind in REQUIREMENT_TYPES:
-        return store.linked(issue["id"], "tests", reverse=True)
+        return store.tests_covering(issue["key"])
     raise ApiError(400, errors.export_type_refused(issue["key"], kind))
 
 
@@ -84,7 +84,8 @@ def _tests(store: Store, keys: Sequence[str]) -> list[_Test]:
                     continue
                 found[test["id"]] = _Test(issue=test, steps=steps, labels=json.loads(row["labels"]),
                                           description=row["description"] or "",
-                                          requirements=store.linked(test["id"], "tests"),
+                                          requirements=[r for k in store.requirements(test["id"])
+                                                        if (r := store.issue(k)) is not None],
                                           preconditions=store.linked(test["id"], "precondition"))
             if issue["type"] == "Test Execution" and issue["key"] not in found[test["id"]].executions:
                 found[test["id"]].executions.append(issue["key"])

@@ -234,8 +234,7 @@ class _Writer:
                               test_type="Cucumber")
         store.set_gherkin(test["id"], block.scenario_type, block.body, plan.feature.language,
                           id_tag=item.id_tag, **self.place(plan.path))
-        for requirement in item.requirements:
-            store.link(test["id"], requirement["id"], "tests")
+        store.add_requirements(test["id"], [requirement["key"] for requirement in item.requirements])
         fresh = store.issue(str(test["id"]))
         assert fresh is not None
         self.out.add(self.out.tests, fresh)

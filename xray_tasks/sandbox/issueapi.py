@@ -74,6 +74,6 @@ def gherkin(rt: Runtime, req: Request, key: str) -> Response:
                            **{k: steps[k] for k in ("scenario_type", "steps", "language", "source", "path", "id_tag",
                                                     "folder")},
                            "labels": json.loads(own["labels"]) if own is not None else [],
-                           "requirements": [r["key"] for r in store.linked(issue["id"], "tests")],
+                           "requirements": store.requirements(issue["id"]),
                            "preconditions": [p["key"] for p in store.linked(issue["id"], "precondition")]}
     return Response(200, out)

@@ -156,6 +156,11 @@ class RunRecords:
         return [r["requirement"] for r in self._q(
             "SELECT requirement FROM requirement_links WHERE test_id = ? ORDER BY rowid", (test_id,))]
 
+    def tests_covering(self, requirement: str) -> list[sqlite3.Row]:
+        """The Tests linked to the requirement ``requirement`` (a key), oldest link first."""
+        return self._q("SELECT i.* FROM requirement_links l JOIN issues i ON i.id = l.test_id "
+                       "WHERE l.requirement = ? ORDER BY l.rowid", (requirement,))
+
     # -- Test Environments --------------------------------------------------------------------------
 
     def environment_names(self) -> set[str]:

@@ -1,7 +1,8 @@
 """The sandbox's data: Jira-like issues, Tests, Test Executions with their runs, and a request log, in SQLite.
 
 Cucumber data sits beside them: the Gherkin of Cucumber Tests and Preconditions (``gherkin``),
-Preconditions' own fields, issue links (a Test "tests" a requirement, "has precondition" a Precondition)
+Preconditions' own fields, issue links (a Test "has precondition" a Precondition; the requirements a Test
+covers are kept by key in ``requirement_links``, see :mod:`.records`)
 and saved filters (a list of issue keys) for the feature export.
 
 One connection guarded by a re-entrant lock serves every thread (``:memory:`` or a file). Writes that
@@ -400,7 +401,8 @@ class Store(RunRecords):
         return self._one("SELECT * FROM preconditions WHERE issue_id = ?", (issue_id,))
 
     def link(self, from_id: int, to_id: int, kind: str) -> None:
-        """Link two issues: ``tests`` (Test → requirement) or ``precondition`` (Test → Precondition)."""
+        """Link two issues: ``precondition`` (Test → Precondition). A Test's requirements are
+        :meth:`add_requirements` links, by key."""
         with self.transaction() as conn:
             conn.execute("INSERT OR IGNORE INTO links (from_id, to_id, kind) VALUES (?, ?, ?)", (from_id, to_id, kind))
 
