@@ -12,11 +12,14 @@ parallel from one client each know their own.
 
 from __future__ import annotations
 
+import io
+import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import httpx
 
@@ -37,9 +40,11 @@ from xray_tasks.settings import Settings
 from xray_tasks.transport import attempt, make_http, tls_warning
 
 if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
     from xray_tasks.plan import ImportPlan
 
-__all__ = ["ImportResult", "XrayClient"]
+__all__ = ["DownloadFile", "DownloadTooLarge", "ImportResult", "XrayClient"]
 
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
@@ -64,6 +69,24 @@ class Exchanged:
 
     answer: Answer
     attempts: int
+
+
+class DownloadTooLarge(Exception):
+    """A download grew past its :class:`DownloadFile`'s limit."""
+
+
+class DownloadFile(io.FileIO):
+    """The file a download is streamed into; a write that would take it past ``limit`` bytes raises
+    :class:`DownloadTooLarge`. Rewinding it (each new attempt does) starts the count over."""
+
+    def __init__(self, path: str | os.PathLike[str], limit: int) -> None:
+        super().__init__(path, "w+b")
+        self.limit = limit
+
+    def write(self, data: ReadableBuffer) -> int:
+        if self.tell() + len(memoryview(data)) > self.limit:
+            raise DownloadTooLarge()
+        return super().write(data)
 
 
 class XrayClient:
@@ -157,6 +180,22 @@ class XrayClient:
                                     "check XRAY_BASE_URL and XRAY_DEPLOYMENT")
         return body
 
+    def download(self, url: str, path: Path, *, action: str, limit: int, limit_hint: str) -> Answer:
+        """An authenticated GET whose successful body is streamed into the file ``path`` (made or emptied),
+        never held in memory, and cut off past ``limit`` bytes. Retried like any read: each attempt starts
+        the file over. A body over the limit is an XrayRejectedError with ``limit_hint``; a file that cannot
+        be written, a SettingsError."""
+        try:
+            with DownloadFile(path, limit) as sink:
+                return self.exchange(Request("GET", url), action=action, kind=Kind.READ, authorized=True,
+                                     sink=sink).answer
+        except DownloadTooLarge:
+            raise XrayRejectedError(f"{action}: the answer from {url.split('?', 1)[0]} is over "
+                                    f"{limit / 2**20:g} MiB, the most this download takes", limit_hint) from None
+        except OSError as exc:
+            raise SettingsError(f"{action}: cannot write the download to {path}: {exc.strerror or exc}",
+                                "free space there, or choose another folder") from None
+
     def send(self, plan: ImportPlan) -> ImportResult:
         """Send one import; the result carries the attempts it took."""
         started = time.monotonic()
@@ -177,8 +216,10 @@ class XrayClient:
             return f"{self.settings.base_url}/browse/{key}"
         return None
 
-    def exchange(self, request: Request, *, action: str, kind: Kind, authorized: bool = False) -> Exchanged:
-        """Send ``request`` until it succeeds, fails for good, or the retries run out; raise our error."""
+    def exchange(self, request: Request, *, action: str, kind: Kind, authorized: bool = False,
+                 sink: BinaryIO | None = None) -> Exchanged:
+        """Send ``request`` until it succeeds, fails for good, or the retries run out; raise our error.
+        A ``sink`` takes a successful answer's body (see :func:`~xray_tasks.transport.attempt`)."""
         s = self.settings
         budget_ends = time.monotonic() + s.retry_budget
         renewed = False
@@ -188,7 +229,7 @@ class XrayClient:
             with_token = authorized and s.is_cloud
             if authorized:
                 request = replace(request, headers={**request.headers, "Authorization": self.auth_header()})
-            sent = attempt(self.http, request, deadline=s.deadline, active=self._active)
+            sent = attempt(self.http, request, deadline=s.deadline, active=self._active, sink=sink)
             if sent.answer is not None:
                 verdict = decipher(sent.answer, action=action, kind=kind, cloud=s.is_cloud, with_token=with_token,
                                    renewed=renewed)
