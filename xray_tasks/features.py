@@ -190,9 +190,9 @@ def _outcome_error(done: FeaturesImported, files: int) -> XrayRejectedError | No
 
 
 def import_features_step(s: Settings, options: FeatureOptions, *, as_json: bool = False,
-                         dry_run: bool = False) -> None:
-    """Plan, send (or show) the feature import and print what Xray did; raise our error on failure, or with
-    XRAY_ON_ERROR=warn, for Xray's refusals and outages, only warn."""
+                         dry_run: bool = False) -> FeaturesImported | None:
+    """Plan, send (or show) the feature import, print what Xray did and return it (None on a dry run); raise
+    our error on failure, or with XRAY_ON_ERROR=warn, for Xray's refusals and outages, only warn (None)."""
     from xray_tasks.client import XrayClient
 
     console = Console(as_json=as_json)
@@ -203,7 +203,7 @@ def import_features_step(s: Settings, options: FeatureOptions, *, as_json: bool 
         previews = preview(plan.features, s.cucumber_test_prefix, s.cucumber_precondition_prefix)
         if dry_run:
             _show_dry_run(console, s, plan, previews)
-            return
+            return None
         if plan.upload.zipped:
             console.say(f"zipped {len(plan.features.files)} feature files from {plan.features.root}")
         names = _summaries(previews)
@@ -224,9 +224,10 @@ def import_features_step(s: Settings, options: FeatureOptions, *, as_json: bool 
             error = feature_import_refusal(exc, test_prefix=s.cucumber_test_prefix,
                                            precondition_prefix=s.cucumber_precondition_prefix)
             _failed(s, console, data, error)
-            return
+            return None
     if as_json:
         console.data(data)
+    return done
 
 
 def _failed(s: Settings, console: Console, data: dict[str, Any], error: XrayTasksError) -> None:
