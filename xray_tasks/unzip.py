@@ -15,12 +15,13 @@
 
 Only entries ending in one of ``suffixes`` are written (folders are made as needed); the others are
 named in :attr:`Extracted.skipped`. Files are created fresh (``O_EXCL``, not following links) in the
-target folder, which should be new and empty: the caller moves the result into place afterwards, so a
-refused archive leaves nothing behind.
+target folder, which should be new and empty (the caller moves the result into place afterwards); an
+archive refused half-way — a corrupt or overgrown entry — has what was written removed again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import stat
@@ -122,10 +123,11 @@ def _plan(archive: zipfile.ZipFile, suffixes: tuple[str, ...], max_entries: int,
     return wanted, skipped
 
 
-def _write(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int) -> int:
-    """Write one entry, counting its bytes; how many were written."""
+def _write(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: int, made: list[Path]) -> int:
+    """Write one entry, counting its bytes (the new file goes into ``made`` at once); how many were written."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    made.append(target)
     written = 0
     with os.fdopen(fd, "wb") as out, archive.open(info) as entry:
         while chunk := entry.read(_CHUNK):
@@ -151,9 +153,24 @@ def extract(zip_path: Path, target: Path, *, suffixes: tuple[str, ...], max_byte
     with archive:
         wanted, skipped = _plan(archive, suffixes, max_entries, max_bytes)
         budget = max_bytes
-        for info, path in wanted:
-            try:
-                budget -= _write(archive, info, target.joinpath(*path.split("/")), budget)
-            except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, RuntimeError) as exc:
-                raise UnsafeZip(f"the entry {info.orig_filename[:80]!r} cannot be read ({exc})") from None
+        written: list[Path] = []
+        try:
+            for info, path in wanted:
+                try:
+                    budget -= _write(archive, info, target.joinpath(*path.split("/")), budget, written)
+                except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, RuntimeError) as exc:
+                    raise UnsafeZip(f"the entry {info.orig_filename[:80]!r} cannot be read ({exc})") from None
+        except BaseException:
+            _undo(written, target)
+            raise
     return Extracted(tuple(path for _, path in wanted), tuple(skipped))
+
+
+def _undo(written: list[Path], target: Path) -> None:
+    """Remove what an extraction that failed half-way wrote: its files, then the folders it left empty."""
+    for path in written:
+        path.unlink(missing_ok=True)
+    for folder, _, _ in sorted(os.walk(target), key=lambda w: -len(w[0])):
+        if folder != str(target):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
