@@ -4,7 +4,10 @@
 returns a :class:`Verdict`: success, or the error to raise, whether another attempt is worth it and how
 long to wait, or whether the token must be renewed first. :func:`classify_failure` does the same for a
 request that got no answer (a row of :data:`FAILURES`). :func:`import_result` and :func:`token_in` read
-the bodies of successful answers. The client (:mod:`xray_tasks.client`) only sends and follows verdicts.
+the bodies of successful answers, :func:`features_imported` and :func:`export_content` those of the
+Cucumber feature endpoints (by their shape and bytes, not their status or content type), and
+:func:`feature_import_refusal` / :func:`feature_export_refusal` give those endpoints' 400s their hints.
+The client (:mod:`xray_tasks.client`) only sends and follows verdicts.
 
 The rules (the README's "Reliability" section says the same):
 
