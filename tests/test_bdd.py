@@ -30,6 +30,8 @@ from tests.runners import _cucumber_js, _env
 from xray_tasks.answers import Answer, features_imported
 from xray_tasks.demo import SUITES
 from xray_tasks.errors import XrayRejectedError
+from xray_tasks.featurefiles import IN_MEMORY, find_features, pack
+from xray_tasks.merge import ScratchFolder
 from xray_tasks.sandbox import Sandbox
 from xray_tasks.unzip import UnsafeZip, extract
 
@@ -180,6 +182,30 @@ def test_one_feature_file_is_sent_as_it_is_with_json_output(sb: Sandbox, tmp_pat
     assert gherkin(sb, key)["summary"] == "Known one"  # the key tag chose the Test to update
     log = sb.store.requests()[-1]
     assert log["parts"] == ["file"] and log["content_type"].startswith("multipart/form-data")
+
+
+def test_large_feature_sets_are_zipped_through_a_temporary_file(sb: Sandbox, tmp_path: Path) -> None:
+    """Features over the in-memory limit are zipped into TMPDIR (streamed, removed afterwards) and imported
+    whole."""
+    filler = "\n".join(f"      row {n} " + "x" * 60 for n in range(40_000))  # about 2.8 MB per file
+    for n in (1, 2):
+        write(tmp_path / f"features/f{n}.feature", f'Feature: F{n}\n  Scenario: Big {n}\n    Given text\n'
+                                                   f'      """\n{filler}\n      """\n')
+    assert sum(p.stat().st_size for p in (tmp_path / "features").iterdir()) > IN_MEMORY
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    proc = xray_tasks("import-features", "--features", str(tmp_path / "features"),
+                      env=sandbox_env(sb, tmp_path, TMPDIR=str(scratch)))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(gherkin(sb, k)["summary"] for k in listed(proc, "Test")) == ["Big 1", "Big 2"]
+    assert list(scratch.iterdir()) == []  # the temporary zip is gone
+    log = sb.store.requests()[-1]
+    assert log["parts"] == ["file"] and not log["chunked"] and log["body_size"] > 10_000
+    with ScratchFolder(scratch) as folder:  # the same packing, looked at directly: a zip file in the folder
+        upload = pack(find_features([str(tmp_path / "features")]), folder, 100 << 20)
+        assert isinstance(upload.payload, str) and Path(upload.payload).parent.parent == scratch
+        with zipfile.ZipFile(upload.payload) as archive:
+            assert archive.namelist() == ["f1.feature", "f2.feature"] and archive.testzip() is None
 
 
 def test_dry_run_maps_scenarios_and_backgrounds_and_sends_nothing(sb: Sandbox, tmp_path: Path) -> None:
