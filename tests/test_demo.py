@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from pathlib import Path
@@ -11,11 +12,13 @@ from xray_tasks import demo
 
 
 def test_demo_runs_tests_imports_and_cleans_up(tmp_path: Path) -> None:
-    """Runs the bundled suites, imports standard and multipart, prints the recorded counts, leaves nothing."""
+    """Runs the bundled suites, imports standard and multipart, goes round the BDD loop, prints the recorded
+    counts, leaves nothing."""
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}  # no XRAY_* settings, no credentials
     proc = xray_tasks("demo", env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    expected = 3 if demo.testng_classpath() else 2
+    bdd = importlib.util.find_spec("behave") is not None
+    expected = (3 if demo.testng_classpath() else 2) + bdd
     assert f"Done: {expected} Test Executions created" in proc.stdout, proc.stdout
     recorded = re.findall(r"^  (DEMO-\d+)\s+(.+?)\s{2,}'(.*)': (.*)$", proc.stdout, re.M)
     assert len(recorded) == expected, proc.stdout
@@ -23,6 +26,12 @@ def test_demo_runs_tests_imports_and_cleans_up(tmp_path: Path) -> None:
     assert recorded[1][2] == "Demo: calculator suite via xray-tasks"  # the --var reached the multipart info
     for _, _, _, counts in recorded:
         assert "FAILED" in counts and "PASSED" in counts  # the suites fail one test on purpose
+    if bdd:  # the behave runs landed on the Tests the feature import created
+        assert recorded[-1][1] == "Behave, standard"
+        created = re.findall(r"^  Test +(DEMO-\d+)$", proc.stdout, re.M)
+        runs = re.findall(r"^    (DEMO-\d+) +(PASSED|FAILED) +(.+)$", proc.stdout, re.M)
+        assert len(created) == 3 and [key for key, _, _ in runs] == created, proc.stdout
+        assert [status for _, status, _ in runs] == ["PASSED", "FAILED", "PASSED"]
     work = re.search(r"Working in (\S+) ", proc.stdout)
     assert work is not None and not Path(work.group(1)).exists()
     assert [p.name for p in tmp_path.iterdir()] == []  # nothing written where it ran

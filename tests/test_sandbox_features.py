@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from tests.runners import _cucumber_js, _env
+from xray_tasks.gherkin import GherkinError, parse
 from xray_tasks.sandbox import Sandbox
 from xray_tasks.sandbox.featurezip import MAX_ENTRIES, MAX_FILE_BYTES
-from xray_tasks.sandbox.gherkin import GherkinError, parse
 
 DIALECTS = ["cloud", "server"]
 CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}

@@ -4,7 +4,10 @@
 returns a :class:`Verdict`: success, or the error to raise, whether another attempt is worth it and how
 long to wait, or whether the token must be renewed first. :func:`classify_failure` does the same for a
 request that got no answer (a row of :data:`FAILURES`). :func:`import_result` and :func:`token_in` read
-the bodies of successful answers. The client (:mod:`xray_tasks.client`) only sends and follows verdicts.
+the bodies of successful answers, :func:`features_imported` and :func:`export_content` those of the
+Cucumber feature endpoints (by their shape and bytes, not their status or content type), and
+:func:`feature_import_refusal` / :func:`feature_export_refusal` give those endpoints' 400s their hints.
+The client (:mod:`xray_tasks.client`) only sends and follows verdicts.
 
 The rules (the README's "Reliability" section says the same):
 
@@ -43,8 +46,9 @@ from xray_tasks.errors import (
     XrayUnavailableError,
 )
 
-__all__ = ["FAILURES", "Answer", "Failure", "Kind", "Verdict", "classify_failure", "decipher", "error_text",
-           "import_result", "retry_after", "token_in"]
+__all__ = ["FAILURES", "ZIP_MAGIC", "Answer", "Failure", "FeaturesImported", "IssueRef", "Kind", "Verdict",
+           "classify_failure", "decipher", "error_text", "export_content", "feature_export_refusal",
+           "feature_import_refusal", "features_imported", "import_result", "retry_after", "token_in"]
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: longest wait a Retry-After may ask for (longer asks are capped, not obeyed)
@@ -347,6 +351,134 @@ def import_result(answer: Answer, action: str) -> Created:
     link = issue.get("self")
     return Created(key=key, id=str(issue_id) if isinstance(issue_id, str | int) else None,
                    self_link=link if isinstance(link, str) else None, body=body)
+
+
+# -- Cucumber features (contract §13-14) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueRef:
+    """A Test or Precondition a feature import created or updated."""
+
+    key: str
+    id: str | None
+
+
+@dataclass(frozen=True)
+class FeaturesImported:
+    """What a feature import answered: the Tests and Preconditions, and the per-file errors."""
+
+    tests: tuple[IssueRef, ...]
+    preconditions: tuple[IssueRef, ...]
+    errors: tuple[str, ...]
+
+
+_PRECONDITION_TYPE = re.compile(r"pre-?\s*condition", re.IGNORECASE)
+
+
+def features_imported(answer: Answer, action: str) -> FeaturesImported:
+    """A successful feature import's answer, read by its JSON shape rather than its status: Cloud's
+    ``{"updatedOrCreatedTests", "updatedOrCreatedPreconditions", "errors"}``; Server/DC's array of issues
+    (``issueType.name`` "Test" or "Pre-Condition"), or, when some file had problems, its object
+    ``{"message", "testIssues", "preconditionIssues"}`` with one problem per line. An ``{"error": ...}`` is
+    a refusal; keys that are not issue keys and any other shape mean the answer is not Xray's."""
+    body = answer.json()
+    if isinstance(body, dict) and "updatedOrCreatedTests" in body:
+        tests, preconditions = body.get("updatedOrCreatedTests"), body.get("updatedOrCreatedPreconditions")
+        errors = body.get("errors")
+        found = FeaturesImported(_refs(tests, action), _refs(preconditions, action),
+                                 tuple(_clip(str(e)) for e in errors if str(e).strip())
+                                 if isinstance(errors, list) else ())
+    elif isinstance(body, list):
+        found = _server_issues(body, (), action)
+    elif isinstance(body, dict) and ("testIssues" in body or "preconditionIssues" in body):
+        message = body.get("message")
+        problems = tuple(_clip(line) for line in str(message or "").splitlines() if line.strip())
+        issues = [*_listed(body.get("testIssues")), *_listed(body.get("preconditionIssues"))]
+        found = _server_issues(issues, problems, action)
+    elif isinstance(body, dict) and any(isinstance(body.get(k), str) for k in ("error", "message")):
+        text = error_text(answer)
+        raise XrayRejectedError(f"{action}: Xray answered {answer.status}: {text}", hint_for(text),
+                                status=answer.status, xray_error=text)
+    else:
+        raise XrayRejectedError(f"{action}: Xray answered {answer.status} but not with the Tests it imported "
+                                f"({answer.content_type or 'no content type'}: {error_text(answer)[:120]})",
+                                "check XRAY_BASE_URL and XRAY_DEPLOYMENT: the answer did not come from Xray's "
+                                "feature import")
+    return found
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _ref(item: Any, action: str) -> IssueRef:
+    key = item.get("key") if isinstance(item, dict) else None
+    if not isinstance(key, str) or not ISSUE_KEY.fullmatch(key):
+        shown = repr(key)[:40] if key is not None else "an item without a key"
+        raise XrayRejectedError(f"{action}: Xray listed {shown} among the imported issues, which is not an issue "
+                                "key", "check XRAY_BASE_URL: the answer did not come from Xray's feature import")
+    issue_id = item.get("id")
+    return IssueRef(key, str(issue_id) if isinstance(issue_id, str | int) else None)
+
+
+def _refs(items: Any, action: str) -> tuple[IssueRef, ...]:
+    return tuple(_ref(item, action) for item in _listed(items))
+
+
+def _server_issues(items: list[Any], errors: tuple[str, ...], action: str) -> FeaturesImported:
+    """Server/DC lists Tests and Preconditions together; ``issueType.name`` tells them apart."""
+    tests: list[IssueRef] = []
+    preconditions: list[IssueRef] = []
+    for item in items:
+        kind = item.get("issueType") if isinstance(item, dict) else None
+        name = kind.get("name") if isinstance(kind, dict) else None
+        is_precondition = isinstance(name, str) and _PRECONDITION_TYPE.fullmatch(name.strip()) is not None
+        (preconditions if is_precondition else tests).append(_ref(item, action))
+    return FeaturesImported(tuple(tests), tuple(preconditions), errors)
+
+
+def feature_import_refusal(error: XrayTasksError, *, test_prefix: str, precondition_prefix: str) -> XrayTasksError:
+    """A refused feature import, with the hint for the most common cause of a 400 (contract §18): the
+    files' tag prefixes differ from the instance's Cucumber settings, so no scenario names a Test Xray
+    knows (or every key it reads is wrong). Other errors are returned as they are."""
+    if not isinstance(error, XrayRejectedError) or error.status != 400:
+        return error
+    hint = (f"a tag-prefix mismatch is the common cause: the files' key tags must use the prefixes of Xray's "
+            f"Cucumber settings (read here as @{test_prefix}<KEY> and #@{precondition_prefix}<KEY>, "
+            "XRAY_CUCUMBER_TEST_PREFIX / XRAY_CUCUMBER_PRECONDITION_PREFIX); --dry-run shows what each scenario "
+            "maps to")
+    return XrayRejectedError(error.message, hint, status=error.status, xray_error=error.xray_error)
+
+
+def feature_export_refusal(error: XrayTasksError) -> XrayTasksError:
+    """A refused feature export (unknown keys, a filter that does not exist, no Cucumber Test among them),
+    with the fix; other errors are returned as they are."""
+    if not isinstance(error, XrayRejectedError) or error.status != 400:
+        return error
+    return XrayRejectedError(error.message, "check --keys / --filter: existing Test, Test Set, Test Execution, "
+                             "Test Plan or requirement keys that reach Cucumber Tests, or a saved filter's id",
+                             status=error.status, xray_error=error.xray_error)
+
+
+#: how a zip file starts (a local file header, or the end record of an empty zip)
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def export_content(head: bytes, answer: Answer, action: str) -> str:
+    """What a successful feature export holds, judged by its first bytes rather than its content type
+    (Xray sends the zip as ``application/zip`` or ``application/octet-stream``): ``"zip"``, or
+    ``"feature"`` for one plain ``.feature`` text (Server/DC without ``fz=true``). JSON, a web page or
+    nothing at all are an XrayRejectedError."""
+    if head.startswith(ZIP_MAGIC):
+        return "zip"
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if text and not text.startswith(("{", "[", "<")):
+        return "feature"
+    shown = error_text(Answer(answer.status, answer.headers, head)) if text else "an empty body"
+    raise XrayRejectedError(f"{action}: Xray answered {answer.status} without the feature files "
+                            f"({answer.content_type or 'no content type'}: {shown[:160]})",
+                            "check XRAY_BASE_URL and XRAY_DEPLOYMENT: the answer did not come from Xray's export")
 
 
 # -- requests that got no answer ----------------------------------------------------------------------------

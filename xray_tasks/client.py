@@ -16,7 +16,8 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import httpx
 
@@ -34,7 +35,7 @@ from xray_tasks.deadline import Deadline
 from xray_tasks.errors import SettingsError, XrayRejectedError, XrayTasksError
 from xray_tasks.plan import Request
 from xray_tasks.settings import Settings
-from xray_tasks.transport import attempt, make_http, tls_warning
+from xray_tasks.transport import DownloadFile, DownloadTooLarge, attempt, make_http, tls_warning
 
 if TYPE_CHECKING:
     from xray_tasks.plan import ImportPlan
@@ -162,6 +163,22 @@ class XrayClient:
                                     "check XRAY_BASE_URL and XRAY_DEPLOYMENT")
         return body
 
+    def download(self, url: str, path: Path, *, action: str, limit: int, limit_hint: str) -> Answer:
+        """An authenticated GET whose successful body is streamed into the file ``path`` (made or emptied),
+        never held in memory, and cut off past ``limit`` bytes. Retried like any read: each attempt starts
+        the file over. A body over the limit is an XrayRejectedError with ``limit_hint``; a file that cannot
+        be written, a SettingsError."""
+        try:
+            with DownloadFile(path, limit) as sink:
+                return self.exchange(Request("GET", url), action=action, kind=Kind.READ, authorized=True,
+                                     sink=sink).answer
+        except DownloadTooLarge:
+            raise XrayRejectedError(f"{action}: the answer from {url.split('?', 1)[0]} is over "
+                                    f"{limit / 2**20:g} MiB, the most this download takes", limit_hint) from None
+        except OSError as exc:
+            raise SettingsError(f"{action}: cannot write the download to {path}: {exc.strerror or exc}",
+                                "free space there, or choose another folder") from None
+
     def send(self, plan: ImportPlan) -> ImportResult:
         """Send one import; the result carries the attempts it took."""
         started = time.monotonic()
@@ -183,8 +200,10 @@ class XrayClient:
             return f"{self.settings.base_url}/browse/{key}"
         return None
 
-    def exchange(self, request: Request, *, action: str, kind: Kind, authorized: bool = False) -> Exchanged:
-        """Send ``request`` until it succeeds, fails for good, or the retries run out; raise our error."""
+    def exchange(self, request: Request, *, action: str, kind: Kind, authorized: bool = False,
+                 sink: BinaryIO | None = None) -> Exchanged:
+        """Send ``request`` until it succeeds, fails for good, or the retries run out; raise our error.
+        A ``sink`` takes a successful answer's body (see :func:`~xray_tasks.transport.attempt`)."""
         s = self.settings
         budget_ends = time.monotonic() + s.retry_budget
         renewed = False
@@ -194,7 +213,7 @@ class XrayClient:
             with_token = authorized and s.is_cloud
             if authorized:
                 request = replace(request, headers={**request.headers, "Authorization": self.auth_header()})
-            sent = attempt(self.http, request, deadline=s.deadline, active=self._active)
+            sent = attempt(self.http, request, deadline=s.deadline, active=self._active, sink=sink)
             if sent.answer is not None:
                 verdict = decipher(sent.answer, action=action, kind=kind, cloud=s.is_cloud, with_token=with_token,
                                    renewed=renewed)

@@ -2,8 +2,9 @@
 
 It starts the sandbox on a free loopback port, runs the bundled pytest suite through ``run-tests``
 (and the bundled TestNG suite when a JDK and Debian's TestNG jars are present), authenticates, imports
-with the standard endpoint and with multipart + the default templates, and prints what the sandbox
-recorded for each Test Execution.
+with the standard endpoint and with multipart + the default templates, goes once round the BDD loop with
+the bundled calculator feature when behave is installed (``import-features`` → ``export-features`` →
+behave → ``import-results``), and prints what the sandbox recorded for each Test Execution.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -58,6 +60,36 @@ def pytest_command(junit: Path, work: Path) -> str:
     q = shlex.quote
     return (f"{q(sys.executable)} -m pytest {q(str(SUITES / 'pytest_calc'))} -q -p no:cacheprovider "
             f"--rootdir {q(str(work))} -c {q(os.devnull)} --junitxml {q(str(junit))}")
+
+
+def behave_command(features: Path, report: Path) -> str:
+    q = shlex.quote
+    return (f"{q(sys.executable)} -m behave {q(str(features))} --no-summary --no-snippets --no-capture "
+            f"-f json -o {q(str(report))}")
+
+
+def _bdd(s: Settings, work: Path, run_import: Callable[[Settings, ImportOptions], ImportOutcome | None]
+         ) -> list[str]:
+    """The BDD loop on the bundled feature: the Test Execution keys it created."""
+    from xray_tasks.featureexport import ExportRequest, export_features, show_exported
+    from xray_tasks.features import FeatureOptions, import_features_step
+
+    suite = SUITES / "behave_calc"
+    print(f"   import-features --features {suite / 'calculator.feature'}")
+    done = import_features_step(s, FeatureOptions((str(suite / "calculator.feature"),)))
+    if done is None:
+        return []
+    features = work / "bdd" / "features"
+    print("   export-features --keys " + ",".join(t.key for t in done.tests) + f" --out {features}")
+    show_exported(Console(), export_features(s, ExportRequest(tuple(t.key for t in done.tests), None, features)))
+    shutil.copytree(suite / "steps", features / "steps")  # behave finds the steps beside the exported features
+    report = work / "bdd" / "behave.json"
+    # the standard Behave endpoint: it takes no Test Plan, environments or revision
+    s_bdd = replace(s, report=(str(report),), test_command=behave_command(features, report), test_plan_key=None,
+                    test_environments=(), revision=None)
+    _run_tests(s_bdd)
+    outcome = run_import(s_bdd, ImportOptions(strict_tags=True))
+    return list(outcome.keys) if outcome else []
 
 
 def _settings(url: str, client_id: str, client_secret: str, work: Path, report: Path, command: str) -> Settings:
@@ -119,11 +151,21 @@ def run_demo(keep: bool = False) -> None:
             keys += [(k, "TestNG, standard") for k in (outcome.keys if outcome else [])]
         else:
             print("\n5. TestNG skipped: needs java, javac and Debian's libtestng7-java + libjcommander-java")
+        bdd: list[str] = []
+        if importlib.util.find_spec("behave") is not None:
+            print("\n6. the BDD loop: features → Xray Tests → exported .feature files → behave → results")
+            bdd = _bdd(s, work, run_import)
+            keys += [(k, "Behave, standard") for k in bdd]
+        else:
+            print("\n6. BDD loop skipped: needs behave (pip install 'xray-tasks[demo]')")
         print("\nWhat the stand-in recorded:")
         for key, how in keys:
             execution = sb.store.execution(key) or {}
             counts = ", ".join(f"{n} {status}" for status, n in sorted((execution.get("counts") or {}).items()))
             print(f"  {key:<9} {how:<17} {execution.get('summary', '')!r}: {counts}")
+            if key in bdd:  # the runs landed on the Tests the feature import made
+                for run in execution.get("runs") or []:
+                    print(f"    {run['test_key']:<9} {run['status']:<7} {run['name']}")
         print(f"\nDone: {len(keys)} Test Executions created. Browse them as JSON at {sb.url}/sandbox/executions"
               f"{'' if keep else ' (with --keep; the stand-in stops now)'}")
         if keep:

@@ -24,6 +24,7 @@ from xray_tasks.merge import ScratchFolder
 from xray_tasks.plan import ImportPlan, build_plan, decide, implied_templates
 from xray_tasks.reports import Batch, ReportInfo, check_reports, make_batches
 from xray_tasks.runrecord import RunRecord
+from xray_tasks.scenariotags import check_scenario_tags
 from xray_tasks.settings import Settings
 from xray_tasks.templating import build_context, find_template, render_template
 
@@ -43,6 +44,8 @@ class ImportOptions:
     test_info_template: str | None = None
     cli_vars: bool = False
     allow_stale: bool = False
+    #: refuse Cucumber/Behave reports with scenarios that carry no Test key tag (else: a note)
+    strict_tags: bool = False
 
 
 @dataclass(frozen=True)
@@ -64,10 +67,11 @@ def plan_run(s: Settings, paths: Sequence[Path], options: ImportOptions, record:
     """Check, batch and plan every report; nothing is sent. Merged or split bodies go to ``scratch``; the
     first plan notes the reports that were skipped."""
     checked = check_reports(paths, options.fmt, record, allow_stale=options.allow_stale)
+    tag_notes = check_scenario_tags(s, checked.reports, strict=options.strict_tags)
     batches = make_batches(checked.reports, s, scratch, separate=separate)
     report = ReportInfo([(p, fmt) for p, fmt, _ in checked.reports])
     first = _plan(s, batches[0], options, record, report)
-    first = replace(first, notes=(*checked.notes, *first.notes))
+    first = replace(first, notes=(*checked.notes, *tag_notes, *first.notes))
     if s.test_exec_key and s.test_environments:
         first = _with_note(first, f"Xray replaces the Test Environments of {s.test_exec_key} with the ones sent "
                                   f"({';'.join(s.test_environments)}); it does not add to them")

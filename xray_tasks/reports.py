@@ -25,7 +25,7 @@ from xray_tasks.runrecord import RUN_KIND, RunRecord
 from xray_tasks.settings import Settings
 
 __all__ = ["OWN_KINDS", "Batch", "CheckedReports", "ReportInfo", "check_fresh", "check_reports", "detect",
-           "find_reports", "make_batches", "own_output"]
+           "find_reports", "make_batches", "own_output", "walk_files"]
 
 VALIDATE_LIMIT = 16 * 1024 * 1024  # parse reports up to this size fully before sending
 WALK_LIMIT = 200_000  # directory entries one --report pattern may look at
@@ -112,6 +112,13 @@ def find_reports(patterns: Iterable[str]) -> list[Path]:
     return list(found)
 
 
+def walk_files(pattern: str, suffixes: tuple[str, ...], flag: str) -> list[str]:
+    """The files one ``flag`` pattern names, with the bounded walk of :func:`find_reports`: a glob's matches
+    (any name), or every file ending in one of ``suffixes`` below a folder. Empty when nothing matches."""
+    walk = _Walk(pattern, flag)
+    return walk.glob() if glob.has_magic(pattern) else walk.reports_below(suffixes)
+
+
 class _Walk:
     """The files one ``--report`` pattern names, found with each folder listed at most once.
 
@@ -120,8 +127,9 @@ class _Walk:
     more than ``WALK_LIMIT`` is an error naming the pattern.
     """
 
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, flag: str = "--report") -> None:
         self.pattern = pattern
+        self.flag = flag
         self.entries = 0
         self.listed: dict[str, list[tuple[str, bool]]] = {}
         self.walked: set[tuple[int, int, int]] = set()  # (pattern segment, st_dev, st_ino)
@@ -136,8 +144,8 @@ class _Walk:
                 entries = []
             self.entries += len(entries)
             if self.entries > WALK_LIMIT:
-                raise ReportError(f"--report {self.pattern!r} reaches more than {WALK_LIMIT:,} files and folders",
-                                  "narrow it to the folder the test run writes its reports to")
+                raise ReportError(f"{self.flag} {self.pattern!r} reaches more than {WALK_LIMIT:,} files and "
+                                  "folders", "narrow it to the folder that holds the files")
             self.listed[folder] = entries
         return self.listed[folder]
 
@@ -158,11 +166,12 @@ class _Walk:
                      if is_dir and (hidden or not name.startswith("."))]
             stack.extend(reversed(below))
 
-    def reports_below(self) -> list[str]:
-        """Every .xml/.json file (any case) below the folder ``pattern``, hidden ones included."""
+    def reports_below(self, suffixes: tuple[str, ...] = REPORT_SUFFIXES) -> list[str]:
+        """Every file ending in one of ``suffixes`` (any case; .xml/.json by default) below the folder
+        ``pattern``, hidden ones included."""
         return sorted(path for folder in self.folders(self.pattern, -1, hidden=True)
                       for name, is_dir in self.listdir(folder)
-                      if not is_dir and name.lower().endswith(REPORT_SUFFIXES)
+                      if not is_dir and name.lower().endswith(suffixes)
                       and os.path.isfile(path := os.path.join(folder, name)))
 
     def glob(self) -> list[str]:

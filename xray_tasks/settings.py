@@ -163,6 +163,20 @@ def _to_bool(value: str) -> bool:
     raise ValueError(f"{value[:40]!r} is not a yes/no value (use true or false)")
 
 
+def _tag_prefix(value: str) -> str:
+    """A Cucumber tag prefix as an Xray instance's Cucumber settings hold it (``TEST_``, ``TestName:``);
+    ``none`` means bare keys (an empty value would fall through to the default)."""
+    value = _field_text(value)
+    if value.lower() == "none":
+        return ""
+    if value.startswith(("@", "#")):
+        raise ValueError(f"{value[:40]!r} starts with {value[0]!r}: give the prefix alone, e.g. TEST_ for "
+                         "@TEST_CALC-12")
+    if re.search(r"\s", value):
+        raise ValueError(f"{value[:40]!r} holds a space, which a Gherkin tag cannot")
+    return value
+
+
 def _number(low: float, high: float, *, zero: bool = False) -> Callable[[str], float]:
     def parse(value: str) -> float:
         try:
@@ -298,6 +312,14 @@ class Settings:
     allow_http: bool = _setting(False, "allow plain http:// to a host that is not this machine", _to_bool)
     max_request_mb: float = _setting(100.0, "largest request body in MiB before splitting or refusing",
                                      _number(0.01, 100_000))
+    max_export_mb: float = _setting(256.0, "largest feature export in MiB, unzipped (export-features refuses "
+                                    "bigger ones)", _number(0.01, 100_000))
+    cucumber_test_prefix: str = _setting("TEST_", "tag prefix naming a Test in .feature files and Cucumber/Behave "
+                                         "reports, as in Xray's Cucumber settings (@TEST_CALC-12); none: bare "
+                                         "keys", _tag_prefix)
+    cucumber_precondition_prefix: str = _setting("PRECOND_", "prefix of the comment naming a Precondition under "
+                                                 "Background: (#@PRECOND_CALC-7), as in Xray's Cucumber settings; "
+                                                 "none: bare keys", _tag_prefix)
     on_error: str = _setting("fail", "what an import failure does in ci: fail or warn", _choice("fail", "warn"),
                              flag="--on-error")
     variables: Mapping[str, str] = field(default_factory=dict)

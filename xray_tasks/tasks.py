@@ -35,7 +35,8 @@ from xray_tasks.runrecord import load_record, recorded_exit_code
 from xray_tasks.settings import Settings, resolve_settings
 from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
-__all__ = ["authenticate", "ci", "demo", "doctor", "import_results", "ns", "run_tests", "sandbox"]
+__all__ = ["authenticate", "ci", "demo", "doctor", "export_features", "import_features", "import_results", "ns",
+           "run_tests", "sandbox"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -171,6 +172,7 @@ IMPORT_HELP = {
     "json": "print one JSON object with the result instead of text",
     "allow_stale": "import a report even if it is older than the recorded test run",
     "exit_with_tests": "after importing, exit with the recorded test run's exit code (separate CI steps)",
+    "strict_tags": "refuse Cucumber/Behave reports with scenarios that carry no Test key tag (else: a note)",
 }
 
 
@@ -209,7 +211,7 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: str | None = None,
                    summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
-                   deployment: str | None = None) -> None:
+                   deployment: str | None = None, strict_tags: bool = False) -> None:
     """Import test reports into Xray and print the Test Execution key and link."""
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
@@ -217,7 +219,8 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                      on_error=on_error, base_url=base_url, region=region, deployment=deployment,
                      variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
-                            test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale)
+                            test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale,
+                            strict_tags=strict_tags)
     record = load_record(Path(s.state_file))
     if exit_with_tests:
         tests_exit: int | None = recorded_exit_code(record, Path(s.state_file))
@@ -248,7 +251,10 @@ IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
 @task(auto_shortflags=False, help={**{k: v for k, v in IMPORT_HELP.items() if k not in IMPORT_ONLY_FLAGS},
             **COMMON_HELP, **OUTPUT_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
-            "clean": "delete the report files before running the tests"},
+            "clean": "delete the report files (and, with --features-from, the earlier export's .feature files) first",
+            "features_from": "first export these keys' Cucumber Tests as .feature files (Tests, Test Executions, "
+                             "Test Plans, requirements; comma-separated)",
+            "features_dir": "where --features-from puts the .feature files (default features/xray)"},
       iterable=["report", "test_env", "var"])
 @exits_cleanly
 def ci(c: Context, command: str | None = None, report: list[str] | None = None, format: str | None = None,
@@ -257,20 +263,87 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        info_template: str | None = None, test_info_template: str | None = None, var: list[str] | None = None,
        json: bool = False, clean: bool = False, separate: bool = False, parallel: str | None = None,
        summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
-       base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
+       base_url: str | None = None, region: str | None = None, deployment: str | None = None,
+       strict_tags: bool = False, features_from: str | None = None, features_dir: str | None = None) -> None:
     """Run the tests, authenticate and import the results; exit with the tests' exit code."""
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
                      deployment=deployment, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
-                            test_info_template=test_info_template, cli_vars=bool(variables))
+                            test_info_template=test_info_template, cli_vars=bool(variables), strict_tags=strict_tags)
+    if features_dir is not None and not features_from:
+        raise SettingsError("--features-dir without --features-from", "add --features-from KEYS to export the "
+                            "features into it before the tests run")
+    if features_from is not None:  # the BDD loop: export the features, run them, import the results
+        from xray_tasks.console import Console
+        from xray_tasks.featureexport import export_before_tests
+
+        export_before_tests(s, features_from, features_dir, clean, Console(as_json=json, quiet=quiet))
     record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
     if record.stop_code is not None:  # Ctrl-C / SIGTERM: the interrupted run's reports are not imported
         raise Exit(code=record.stop_code)
     end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), record, separate=separate,
                          parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
                          tests_exit=record.tests_exit))
+
+
+FEATURES_HELP = {
+    "features": ".feature file, folder or glob (repeatable); several are zipped with paths relative to their folder",
+    "project": "Jira project key of the Tests (XRAY_PROJECT_KEY)",
+    "source": "Xray Cloud: name of where the features come from (e.g. the repository); keep it stable",
+    "update_repository": "Xray Server/DC: mirror the folders in the Test Repository",
+    "test_info_template": "Jinja template file for the testInfo JSON of the Tests the import creates",
+    "precondition_info_template": "Jinja template file for the JSON of the Preconditions the import creates",
+    "var": "template variable NAME=VALUE (repeatable; also XRAY_VAR_NAME)",
+    "dry_run": "list the files and what each scenario and Background maps to; send nothing",
+    "json": "print one JSON object with the result instead of text",
+    "on_error": "fail, or warn: Xray's refusals and outages only warn (XRAY_ON_ERROR)",
+}
+
+
+@task(auto_shortflags=False, help={**FEATURES_HELP, **COMMON_HELP}, iterable=["features", "var"])
+@exits_cleanly
+def import_features(c: Context, features: list[str] | None = None, project: str | None = None,
+                    source: str | None = None, update_repository: bool = False,
+                    test_info_template: str | None = None, precondition_info_template: str | None = None,
+                    var: list[str] | None = None, dry_run: bool = False, json: bool = False,
+                    on_error: str | None = None, base_url: str | None = None, region: str | None = None,
+                    deployment: str | None = None) -> None:
+    """Create or update Xray Tests and Preconditions from .feature files; print their keys."""
+    from xray_tasks.features import FeatureOptions, import_features_step
+
+    variables = parse_vars(var)
+    s = settings_for(c, project_key=project, on_error=on_error, base_url=base_url, region=region,
+                     deployment=deployment, variables=variables)
+    options = FeatureOptions(tuple(features or ()), source=source, update_repository=update_repository,
+                             test_info_template=test_info_template,
+                             precondition_info_template=precondition_info_template)
+    import_features_step(s, options, as_json=json, dry_run=dry_run)
+
+
+@task(auto_shortflags=False, help={**COMMON_HELP,
+            "keys": "Test, Test Set, Test Execution, Test Plan or requirement keys, comma-separated (repeatable)",
+            "filter": "id of a saved Jira filter instead of --keys",
+            "out": "folder for the .feature files (default features/xray; made if missing)",
+            "clean": "first remove the .feature files an earlier export left in --out",
+            "json": "print one JSON object with the files written"},
+      iterable=["keys"])
+@exits_cleanly
+def export_features(c: Context, keys: list[str] | None = None, filter: str | None = None, out: str | None = None,
+                    clean: bool = False, json: bool = False, base_url: str | None = None,
+                    region: str | None = None, deployment: str | None = None) -> None:
+    """Download Cucumber Tests from Xray as .feature files into a folder, safely."""
+    from xray_tasks.console import Console
+    from xray_tasks.featureexport import DEFAULT_OUT, ExportRequest, export_features, show_exported, split_keys
+
+    s = settings_for(c, base_url=base_url, region=region, deployment=deployment)
+    done = export_features(s, ExportRequest(split_keys(keys or [], "--keys"), filter, Path(out or DEFAULT_OUT),
+                                            clean))
+    console = Console(as_json=json)
+    if json:
+        console.data(done.to_dict())
+    show_exported(console, done)
 
 
 @task(auto_shortflags=False, help={"port": "port on 127.0.0.1 (default 8765; 0 picks a free one)",
@@ -326,4 +399,5 @@ def doctor(c: Context, report: list[str] | None = None, format: str | None = Non
                    code=SettingsError.exit_code)
 
 
-ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo, doctor)
+ns = Collection("xray", run_tests, authenticate, import_results, ci, import_features, export_features, sandbox, demo,
+                doctor)

@@ -8,7 +8,9 @@
   or with ``XRAY_ALLOW_HTTP=true``. A *name* is not trusted: ``xray.localhost`` counts only if it resolves
   to loopback.
 * :func:`attempt` sends one request and reads its answer into an :class:`~xray_tasks.answers.Answer`, at
-  most :data:`MAX_ANSWER_BYTES` of it: an endless body ends the request instead of filling memory.
+  most :data:`MAX_ANSWER_BYTES` of it: an endless body ends the request instead of filling memory. A
+  download passes a ``sink`` file instead, which a successful answer's body is streamed into (the sink
+  enforces its own size cap).
 * :class:`UploadFile` streams a report from disk and tells whether it was read to its end (if not, the
   request never carried the whole report, and Xray cannot have imported it).
 """
@@ -23,7 +25,7 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,8 +37,11 @@ from xray_tasks.errors import SettingsError
 from xray_tasks.plan import Request
 from xray_tasks.settings import Settings
 
-__all__ = ["MAX_ANSWER_BYTES", "UploadFile", "attempt", "make_http", "plain_http_refusal",
-           "stays_on_machine", "tls_warning"]
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+__all__ = ["MAX_ANSWER_BYTES", "DownloadFile", "DownloadTooLarge", "UploadFile", "attempt", "make_http",
+           "plain_http_refusal", "stays_on_machine", "tls_warning"]
 
 #: most bytes of any answer that are read (far beyond any real Xray answer)
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
@@ -112,11 +117,14 @@ class Sent:
 
 
 def attempt(http: httpx.Client, request: Request, *, deadline: float, active: set[Deadline] | None = None,
-            limit: int = MAX_ANSWER_BYTES) -> Sent:
+            limit: int = MAX_ANSWER_BYTES, sink: BinaryIO | None = None) -> Sent:
     """Send ``request`` once, within ``deadline`` seconds, and read at most ``limit`` bytes of the answer.
 
-    The request's watchdog sits in ``active`` while it runs, so an interrupt can cut it. Never raises for
-    what the network or server do: the exception comes back in :class:`Sent`."""
+    With a ``sink``, a successful (2xx) answer's body is written there instead of kept (the answer's
+    ``body`` is empty): the sink is rewound and emptied first, so a retried download starts over; an error
+    answer is read as usual. The request's watchdog sits in ``active`` while it runs, so an interrupt can
+    cut it. Never raises for what the network or server do: the exception comes back in :class:`Sent`;
+    what the sink raises (a full disk, its cap) goes to the caller."""
     watchdog = Deadline(deadline)
     with _payloads(request) as (args, uploads), _watched(watchdog, active):
         try:
@@ -125,7 +133,7 @@ def attempt(http: httpx.Client, request: Request, *, deadline: float, active: se
                                                   extensions={"trace": watchdog.trace})
                 response = http.send(http_request, stream=True)
                 try:
-                    answer = _read(response, request, limit)
+                    answer = _read(response, request, limit, sink)
                 finally:
                     response.close()
         except httpx.TransportError as exc:
@@ -146,9 +154,18 @@ def _watched(watchdog: Deadline, active: set[Deadline] | None) -> Iterator[None]
         active.discard(watchdog)
 
 
-def _read(response: httpx.Response, request: Request, limit: int) -> Answer:
-    """The answer, its body read up to ``limit``. An error status keeps the start of a long body (its text
-    is enough); a success status with a body past the limit is flagged ``truncated``."""
+def _read(response: httpx.Response, request: Request, limit: int, sink: BinaryIO | None = None) -> Answer:
+    """The answer, its body read up to ``limit`` (or, on success, streamed into ``sink``). An error status
+    keeps the start of a long body (its text is enough); a success status with a body past the limit is
+    flagged ``truncated``."""
+    if sink is not None and 200 <= response.status_code < 300:
+        sink.seek(0)
+        sink.truncate()
+        for chunk in response.iter_bytes():
+            sink.write(chunk)
+        sink.flush()
+        return Answer(status=response.status_code, headers=dict(response.headers), body=b"",
+                      method=request.method, url=request.url.split("?", 1)[0])
     chunks: list[bytes] = []
     size = 0
     truncated = False
@@ -210,3 +227,21 @@ class UploadFile(io.FileIO):
         if not data or self.tell() >= self.size:
             self.read_whole = True
         return data or b""
+
+
+class DownloadTooLarge(Exception):
+    """A download grew past its :class:`DownloadFile`'s limit."""
+
+
+class DownloadFile(io.FileIO):
+    """The file a download is streamed into; a write that would take it past ``limit`` bytes raises
+    :class:`DownloadTooLarge`. Rewinding it (each new attempt does) starts the count over."""
+
+    def __init__(self, path: str | os.PathLike[str], limit: int) -> None:
+        super().__init__(path, "w+b")
+        self.limit = limit
+
+    def write(self, data: ReadableBuffer) -> int:
+        if self.tell() + len(memoryview(data)) > self.limit:
+            raise DownloadTooLarge()
+        return super().write(data)

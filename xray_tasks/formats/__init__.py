@@ -10,7 +10,8 @@ request) and for the local Xray stand-in (which turns an imported report into Te
 * :func:`iter_results` yields one :class:`TestResult` per test the way Xray maps reports to Tests
   (docs: "How results are mapped to Test entities"): JUnit ``classname.name``, TestNG ``class.method``,
   Robot ``Suite.Sub.Test``, NUnit ``fullname``, xUnit.net ``name``, Cucumber/Behave
-  ``feature: scenario``, Xray JSON ``testKey`` / ``testInfo``.
+  ``feature: scenario`` (with the scenario's own tags in ``TestResult.tags``, for checks that read keys
+  with an instance's own tag prefix), Xray JSON ``testKey`` / ``testInfo``.
 * :func:`summarize` counts them by status; :func:`has_tests` checks a whole report but builds results only
   until the first test.
 

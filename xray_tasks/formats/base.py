@@ -92,6 +92,8 @@ class TestResult:
     status: str
     key: str | None = None
     duration: float | None = None
+    #: Cucumber/Behave: the scenario's own tags, without "@" and without those it shares with its feature
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

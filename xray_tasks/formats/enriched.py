@@ -455,13 +455,13 @@ def _listen(parser: Any, sink: Callable[[str], None] | None) -> None:
 def _attach(out: list[TestResult], details: TestDetails) -> None:
     """Replace the last result with the same result carrying ``details``."""
     r = out[-1]
-    out[-1] = DetailedResult(r.name, r.definition, r.status, r.key, r.duration, details)
+    out[-1] = DetailedResult(r.name, r.definition, r.status, r.key, r.duration, r.tags, details)
 
 
 def _as_detailed(result: TestResult) -> DetailedResult:
     if isinstance(result, DetailedResult):
         return result
-    return DetailedResult(result.name, result.definition, result.status, result.key, result.duration)
+    return DetailedResult(result.name, result.definition, result.status, result.key, result.duration, result.tags)
 
 
 def _text_field(test: dict[str, Any], name: str, where: str) -> str | None:
@@ -572,7 +572,8 @@ def _enriched(source: str | os.PathLike[str] | BinaryIO, fmt: str, label: str,
     tests = data.get("tests", []) if isinstance(data, dict) else []
     for i, result in enumerate(_iter_xray(data, label)):
         details = xray_details(tests[i], f"{label}: tests[{i}]", budget=budget)
-        yield DetailedResult(result.name, result.definition, result.status, result.key, result.duration, details)
+        yield DetailedResult(result.name, result.definition, result.status, result.key, result.duration, result.tags,
+                             details)
 
 
 def robot_keys(tags: list[str]) -> list[str]:

@@ -134,4 +134,4 @@ def _iter_gherkin(data: Any, label: str, fmt: str) -> Iterator[TestResult]:
             numbers = [d for d in durations if isinstance(d, (int, float)) and not isinstance(d, bool)]
             yield TestResult(name=name, definition=f"{feature_name}: {name}",
                              status=_scenario_status(element), key=key,
-                             duration=sum(numbers) * ns_per_unit if numbers else None)
+                             duration=sum(numbers) * ns_per_unit if numbers else None, tags=tuple(tags))

@@ -23,10 +23,10 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from xray_tasks.gherkin import Section, render
 from xray_tasks.sandbox import errors
 from xray_tasks.sandbox.config import Config, Runtime
 from xray_tasks.sandbox.errors import ApiError
-from xray_tasks.sandbox.gherkin import Section, render
 from xray_tasks.sandbox.store import REQUIREMENT_TYPES, Store
 
 __all__ = ["CLOUD_NAME_LIMIT", "export_features", "split_keys"]

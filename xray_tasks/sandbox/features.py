@@ -38,11 +38,11 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
+from xray_tasks.gherkin import Block, Feature, GherkinError, key_in_tag, parse
 from xray_tasks.sandbox import errors
 from xray_tasks.sandbox.config import Config, Runtime
 from xray_tasks.sandbox.errors import ApiError
 from xray_tasks.sandbox.featurezip import FeatureFile
-from xray_tasks.sandbox.gherkin import Block, Feature, GherkinError, key_in_tag, parse
 from xray_tasks.sandbox.imports import TestDefaults
 from xray_tasks.sandbox.store import REQUIREMENT_TYPES, Store
 

@@ -1,5 +1,8 @@
 """Gherkin ``.feature`` files, read and written the way Xray's feature import and export need them.
 
+One parser for the client (``import-features --dry-run`` shows what each scenario maps to) and for the
+local Xray stand-in (which imports and exports features with it).
+
 :func:`parse` reads a file into a :class:`Feature`: its name, description, tags and ``# language:``; its
 Backgrounds (the Feature's and each Rule's) with the ``#@KEY`` comments under them; its Scenarios and
 Scenario Outlines with their tags and bodies. A body is kept as text (steps, doc strings, data tables,
@@ -193,7 +196,7 @@ class _Builder:
 
     def set_language(self, language: str, number: int) -> None:
         if language not in LANGUAGES:
-            raise GherkinError(number, f"Language not supported: {language} (the sandbox knows "
+            raise GherkinError(number, f"Language not supported: {language} (known here: "
                                        f"{', '.join(sorted(LANGUAGES))})")
         self.language, self.keywords = language, LANGUAGES[language]
 
