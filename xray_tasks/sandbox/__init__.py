@@ -3,7 +3,7 @@
 Use it from tests (``with Sandbox() as sb: ... sb.url ... sb.store.executions()``), from the command line
 (``python -m xray_tasks.sandbox --port 0``, or ``inv xray.sandbox``) or through :func:`serve`.
 
-What it speaks (the contract is shared/xray-api.md):
+What it speaks (the contract is docs/xray-api.md):
 
 * Cloud, ``/api/v1`` and ``/api/v2`` — see :mod:`xray_tasks.sandbox.cloud`: ``/authenticate`` (JWT),
   every standard and multipart import endpoint, ``{"id", "key", "self"}`` answers.

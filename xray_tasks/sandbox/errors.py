@@ -1,6 +1,6 @@
 """The sandbox's error answers: one exception type and every error text it sends.
 
-Texts marked *observed* are the ones real Xray sends (see shared/xray-api.md); the others are the
+Texts marked *observed* are the ones real Xray sends (see docs/xray-api.md); the others are the
 sandbox's own wording, written in Xray's style (``Error importing results: …``, ``Error assembling issue
 data: …``) because Xray's exact text is not known.
 """
