@@ -10,7 +10,11 @@
 * :func:`attempt` sends one request and reads its answer into an :class:`~xray_tasks.answers.Answer`, at
   most :data:`MAX_ANSWER_BYTES` of it: an endless body ends the request instead of filling memory.
 * :class:`UploadFile` streams a report from disk and tells whether it was read to its end (if not, the
-  request never carried the whole report, and Xray cannot have imported it).
+  request never carried the whole report, and Xray cannot have imported it); each read is reported to an
+  :data:`UploadMeter` when one is given, which is how a long upload shows its progress.
+* ``trace``: with ``--verbose`` / ``XRAY_VERBOSE`` every attempt is one line on stderr — method, URL with
+  its query, status (or the failure), time, bytes sent and received, and the start of an error answer's
+  body. Headers are never shown (the Authorization header stays out), and the line is redacted.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import ipaddress
 import os
 import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,16 +36,23 @@ import httpx
 from xray_tasks import __version__
 from xray_tasks.answers import Answer, DeadlineExpired
 from xray_tasks.deadline import Deadline
-from xray_tasks.errors import SettingsError
+from xray_tasks.errors import SettingsError, one_line
 from xray_tasks.plan import Request
 from xray_tasks.settings import Settings
 
-__all__ = ["MAX_ANSWER_BYTES", "UploadFile", "attempt", "make_http", "plain_http_refusal",
-           "stays_on_machine", "tls_warning"]
+__all__ = ["MAX_ANSWER_BYTES", "MeterFactory", "UploadFile", "UploadMeter", "attempt", "make_http",
+           "plain_http_refusal", "size_text", "stays_on_machine", "tls_warning"]
 
 #: most bytes of any answer that are read (far beyond any real Xray answer)
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 UPLOAD_CHUNK = 1024 * 1024  # bytes read from a report per write to the socket
+#: characters of an error answer's body a trace line shows
+TRACE_BODY = 200
+
+#: told the bytes of each read of one upload (called from the thread that sends it)
+UploadMeter = Callable[[int], None]
+#: makes the meter of one upload from the file's name and size
+MeterFactory = Callable[[str, int], UploadMeter]
 
 
 def stays_on_machine(host: str) -> bool:
@@ -108,13 +120,17 @@ class Sent:
 
 
 def attempt(http: httpx.Client, request: Request, *, deadline: float, active: set[Deadline] | None = None,
-            limit: int = MAX_ANSWER_BYTES) -> Sent:
+            limit: int = MAX_ANSWER_BYTES, meter: MeterFactory | None = None,
+            trace: Callable[[str], None] | None = None) -> Sent:
     """Send ``request`` once, within ``deadline`` seconds, and read at most ``limit`` bytes of the answer.
 
-    The request's watchdog sits in ``active`` while it runs, so an interrupt can cut it. Never raises for
-    what the network or server do: the exception comes back in :class:`Sent`."""
+    The request's watchdog sits in ``active`` while it runs, so an interrupt can cut it. Each report file
+    read is told to a meter from ``meter``; ``trace`` gets one line about the attempt. Never raises for what
+    the network or server do: the exception comes back in :class:`Sent`."""
     watchdog = Deadline(deadline)
-    with _payloads(request) as (args, uploads), _watched(watchdog, active):
+    started = time.monotonic()
+    http_request: httpx.Request | None = None
+    with _payloads(request, meter) as (args, uploads), _watched(watchdog, active):
         try:
             with watchdog:
                 http_request = http.build_request(request.method, request.url, headers=request.headers, **args,
@@ -126,8 +142,45 @@ def attempt(http: httpx.Client, request: Request, *, deadline: float, active: se
                     response.close()
         except httpx.TransportError as exc:
             error: Exception = DeadlineExpired() if watchdog.expired else exc
+            if trace is not None:
+                trace(trace_line(request, http_request, uploads, None, error, time.monotonic() - started))
             return Sent(None, error, all(u.read_whole for u in uploads))
+        if trace is not None:
+            trace(trace_line(request, http_request, uploads, answer, None, time.monotonic() - started))
     return Sent(answer, None, True)
+
+
+def trace_line(request: Request, sent: httpx.Request | None, uploads: list[UploadFile], answer: Answer | None,
+               error: Exception | None, seconds: float) -> str:
+    """``http: POST https://host/path?query → 400 in 0.12s (sent 1.2 KiB, got 87 B): {"error": …}``.
+
+    The URL is the one sent (query included); no header is shown; sent bytes are the Content-Length (or
+    what was read of the reports). The caller's output redacts the line."""
+    url = str(sent.url) if sent is not None else request.url
+    length = sent.headers.get("content-length") if sent is not None else None
+    out = int(length) if length and length.isdigit() else sum(u.tell() for u in uploads)
+    head = f"http: {request.method} {url}"
+    if answer is None:
+        name = "the deadline passed" if isinstance(error, DeadlineExpired) else type(error).__name__
+        detail = f": {one_line(str(error))[:TRACE_BODY]}" if error is not None and str(error) else ""
+        return f"{head} → no answer after {seconds:.2f}s ({name}{detail}; sent {size_text(out)})"
+    got = f"{size_text(len(answer.body))}{'+' if answer.truncated else ''}"
+    line = f"{head} → {answer.status} in {seconds:.2f}s (sent {size_text(out)}, got {got})"
+    if answer.status >= 400 and answer.body:
+        text = one_line(answer.body[: TRACE_BODY * 4].decode("utf-8", errors="replace"))
+        line += f": {text[:TRACE_BODY]}{'…' if len(text) > TRACE_BODY else ''}"
+    return line
+
+
+def size_text(n: float) -> str:
+    """``87 B``, ``1.2 KiB``, ``81.0 MiB``."""
+    if n < 1024:
+        return f"{int(n)} B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    if n < 1024**3:
+        return f"{n / 2**20:.1f} MiB"
+    return f"{n / 2**30:.2f} GiB"
 
 
 @contextmanager
@@ -160,13 +213,14 @@ def _read(response: httpx.Response, request: Request, limit: int) -> Answer:
 
 
 @contextmanager
-def _payloads(request: Request) -> Iterator[tuple[dict[str, Any], list[UploadFile]]]:
+def _payloads(request: Request, meter: MeterFactory | None = None
+              ) -> Iterator[tuple[dict[str, Any], list[UploadFile]]]:
     """httpx arguments for the body, with report files opened for this attempt and closed after it."""
     uploads: list[UploadFile] = []
     args: dict[str, Any] = {}
     try:
         if request.path is not None:
-            uploads.append(UploadFile(request.path))
+            uploads.append(UploadFile(request.path, meter))
             args["content"] = uploads[-1]
         elif request.content is not None:
             args["content"] = request.content
@@ -176,7 +230,7 @@ def _payloads(request: Request) -> Iterator[tuple[dict[str, Any], list[UploadFil
             files: list[tuple[str, tuple[str, Any, str]]] = []
             for name, (filename, payload, content_type) in request.files:
                 if isinstance(payload, str):
-                    uploads.append(UploadFile(payload))
+                    uploads.append(UploadFile(payload, meter))
                     files.append((name, (filename, uploads[-1], content_type)))
                 else:
                     files.append((name, (filename, payload, content_type)))
@@ -192,17 +246,21 @@ class UploadFile(io.FileIO):
 
     httpx sends a file object with a ``Content-Length`` from ``fstat`` and reads it 64 KiB per call;
     reading ``UPLOAD_CHUNK`` per call instead cuts the per-chunk overhead (h11 framing, one ``sendall``
-    each) so a 200 MB upload costs about what curl's does, while memory stays at one chunk.
+    each) so a 200 MB upload costs about what curl's does, while memory stays at one chunk. A meter from
+    ``meter`` is told the size of every chunk read (read means handed to the socket a moment later).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], meter: MeterFactory | None = None) -> None:
         super().__init__(path, "rb")
         self.size = os.fstat(self.fileno()).st_size
         #: whether httpx has read it to the end; if not, the request never carried the whole report
         self.read_whole = self.size == 0
+        self._meter = meter(os.path.basename(os.fsdecode(path)), self.size) if meter is not None else None
 
     def read(self, size: int | None = -1) -> bytes:
         data = super().read(max(size, UPLOAD_CHUNK) if size is not None and size > 0 else size)
         if not data or self.tell() >= self.size:
             self.read_whole = True
+        if data and self._meter is not None:
+            self._meter(len(data))
         return data or b""
