@@ -266,10 +266,13 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
 
 @task(auto_shortflags=False, help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "report": "report path/glob the tests write (repeatable; XRAY_REPORT), recorded for later steps",
-            "clean": "delete the report files before running, so a failed run leaves no stale report"},
+            "clean": "delete the report files before running, so a failed run leaves no stale report",
+            "exit_with_tests": "exit with the tests' code (after recording the run): a failing suite fails the "
+                               "step, and stops an invoke chain"},
       iterable=["report"])
 @exits_cleanly
-def run_tests(c: Context, command: str | None = None, report: list[str] | None = None, clean: bool = False) -> None:
+def run_tests(c: Context, command: str | None = None, report: list[str] | None = None, clean: bool = False,
+              exit_with_tests: bool = False) -> None:
     """Run the tests and record the run for import-results (test failures don't stop the chain).
 
     Examples:
@@ -277,13 +280,17 @@ def run_tests(c: Context, command: str | None = None, report: list[str] | None =
       xray-tasks run-tests --clean --report reports -- -k smoke     # text after -- goes to the command
 
     Exit codes: 0 the tests ran, whether they passed or failed (import-results --exit-with-tests or ci
-    later end with their code); 11 no test command, or --clean refused; 130/143 interrupted.
+    later end with their code), unless --exit-with-tests: then the tests' own code; 11 no test command, or
+    --clean refused; 130/143 interrupted.
     """
     check_reports_given(report)
     s = settings_for(c, test_command=command, report=tuple(report or ()) or None)
     record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean)
     if record.stop_code is not None:  # Ctrl-C / SIGTERM: no later task of this invoke call runs
         raise Exit(code=record.stop_code)
+    if exit_with_tests and record.tests_exit:
+        raise Exit(f"xray-tasks: tests failed (exit {record.tests_exit}); the run is recorded in {s.state_file}",
+                   code=record.tests_exit)
 
 
 IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
