@@ -11,14 +11,15 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.cli_helpers import SECRET, assert_one_clean_line, sandbox_env, xray_tasks
 from xray_tasks.cli import REMOVED_OPTIONS, USAGE_ERROR
-from xray_tasks.console import PIPE_EVERY, PIPE_QUIET, Console
+from xray_tasks.console import Console, err
+from xray_tasks.progress import PIPE_EVERY, PIPE_QUIET, UploadProgress
 from xray_tasks.sandbox import Sandbox
 from xray_tasks.tasks import CHOICES, PLACEHOLDERS, ns
 
@@ -308,67 +309,118 @@ class Clock:
 MIB = 2**20
 
 
-def test_a_short_upload_on_a_pipe_prints_nothing() -> None:
-    """An upload done within PIPE_QUIET seconds leaves no progress line on a pipe."""
+def display(tty: bool) -> tuple[UploadProgress, io.StringIO, Clock]:
+    """A progress display on a string, with a clock the test moves and no ticker thread."""
     out, clock = io.StringIO(), Clock()
-    meter = Console(stream=out, tty=False, clock=clock).upload("junit.xml", 81 * MIB)
+    return UploadProgress(stream=out, tty=tty, clock=clock, ticker=False), out, clock
+
+
+def test_a_quick_request_on_a_pipe_prints_nothing() -> None:
+    """An upload sent and answered within PIPE_QUIET seconds leaves no line on a pipe."""
+    progress, out, clock = display(tty=False)
+    meter = progress.meter("junit.xml", 81 * MIB)
     for _ in range(81):
         clock.now += (PIPE_QUIET - 1) / 81
-        meter(MIB)
+        meter.sent(MIB)
+    progress.tick()
+    meter.closed()
     assert out.getvalue() == ""
 
 
 def test_a_long_upload_on_a_pipe_prints_whole_lines_at_quarters_or_every_ten_seconds() -> None:
     """A slow upload on a pipe: whole lines naming the file, bytes, share and rate, one per quarter or per
-    PIPE_EVERY seconds, and one when Xray's answer is awaited."""
-    out, clock = io.StringIO(), Clock()
-    meter = Console(stream=out, tty=False, clock=clock).upload("junit.xml", 80 * MIB)
+    PIPE_EVERY seconds, one when the report is sent, then one every PIPE_EVERY seconds of waiting."""
+    progress, out, clock = display(tty=False)
+    meter = progress.meter("junit.xml", 80 * MIB)
     for _ in range(80):  # 80 MiB at 1 MiB/s
         clock.now += 1
-        meter(MIB)
+        meter.sent(MIB)
+    for _ in range(25):  # Xray takes 25 s to answer
+        clock.now += 1
+        progress.tick()
+    meter.closed()
     lines = out.getvalue().splitlines()
     assert "\r" not in out.getvalue()
     assert lines[0] == "uploading junit.xml: 10.0 MiB of 80.0 MiB (12%), 1.0 MiB/s"  # PIPE_EVERY after the start
     shares = [int(m.group(1)) for line in lines if (m := re.search(r"\((\d+)%\)", line))]
     assert shares == [12, 25, 37, 50, 62, 75, 87]
-    assert lines[-1] == "junit.xml: 80.0 MiB sent in 80.0s (1.0 MiB/s); waiting for Xray's answer"
-    assert PIPE_EVERY == 10
+    assert lines[7:] == ["junit.xml: 80.0 MiB sent in 80.0s (1.0 MiB/s); waiting for Xray's answer",
+                         "still waiting for Xray's answer to junit.xml (10s)",
+                         "still waiting for Xray's answer to junit.xml (20s)"]
+    assert (PIPE_QUIET, PIPE_EVERY) == (5, 10)
 
 
-def test_a_terminal_gets_one_live_line_redrawn_in_place() -> None:
-    """On a terminal the progress is one line redrawn with a carriage return, at most every 0.2 s, then a
-    whole line when the report is sent."""
-    out, clock = io.StringIO(), Clock()
-    meter = Console(stream=out, tty=True, clock=clock).upload("big.xml", 100 * MIB)
+def test_a_quick_upload_with_a_slow_answer_on_a_pipe_says_it_waits() -> None:
+    """An 81 MB report sent in a second and answered after 55 s: not silent for 55 s — a line once the wait
+    passes PIPE_QUIET seconds, then one every PIPE_EVERY."""
+    progress, out, clock = display(tty=False)
+    meter = progress.meter("big.xml", 81 * MIB)
+    meter.sent(81 * MIB)
+    for _ in range(110):
+        clock.now += 0.5
+        progress.tick()
+    meter.closed()
+    assert out.getvalue().splitlines() == [
+        "big.xml: 81.0 MiB sent; waiting for Xray's answer (5s)",
+        *[f"still waiting for Xray's answer to big.xml ({n}s)" for n in (15, 25, 35, 45, 55)]]
+
+
+def test_a_terminal_gets_one_live_line_redrawn_in_place_then_wiped() -> None:
+    """On a terminal the progress is one line redrawn with a carriage return, at most every 0.2 s, then the
+    wait counted up, and the line wiped when the answer came."""
+    progress, out, clock = display(tty=True)
+    meter = progress.meter("big.xml", 100 * MIB)
     for _ in range(100):
         clock.now += 0.1
-        meter(MIB)
+        meter.sent(MIB)
+    for _ in range(6):
+        clock.now += 0.5
+        progress.tick()
+    meter.closed()
     text = out.getvalue()
     draws = text.count("\r\x1b[Kuploading big.xml: ")
-    assert 40 <= draws <= 50, text  # 10 s of upload, one draw per 0.2 s once 0.5 s have passed
-    assert "\n" not in text.rsplit("\r\x1b[K", 1)[0]  # live lines never scroll
-    assert text.endswith("\r\x1b[Kbig.xml: 100.0 MiB sent in 10.0s; waiting for Xray's answer\n")
+    assert 30 <= draws <= 50, text  # 10 s of upload, a draw per 0.2 s or so once 0.5 s have passed
+    assert "\n" not in text  # a live line never scrolls
+    assert "\r\x1b[Kbig.xml: 100.0 MiB sent in 10.0s (10.0 MiB/s); waiting for Xray's answer…\r" in text
+    assert "\r\x1b[Kwaiting for Xray's answer to big.xml… 3s\r" in text
+    assert text.endswith("\r\x1b[K")
+
+
+def test_a_log_line_during_a_live_line_wipes_it_first() -> None:
+    """A line written through console.err while a live line is up starts by wiping it."""
+    progress, out, clock = display(tty=True)
+    meter = progress.meter("big.xml", 10 * MIB)
+    clock.now += 1
+    meter.sent(MIB)
+    err("retrying in 1.0s", out)
+    live, line = out.getvalue().rsplit("\r", 1)
+    assert live.startswith("\r\x1b[Kuploading big.xml: 1.0 MiB of 10.0 MiB (10%)")
+    assert line == "\x1b[Kretrying in 1.0s\n"
 
 
 def test_quiet_and_json_on_a_terminal_show_no_progress() -> None:
-    """--quiet shows no progress anywhere; --json none on a terminal (its stdout shares the screen)."""
-    for console in (Console(stream=io.StringIO(), tty=False, quiet=True),
-                    Console(stream=io.StringIO(), tty=True, as_json=True)):
+    """--quiet shows no progress anywhere; --json none on a terminal (its stdout shares the screen), but on a
+    pipe it does (stderr is free)."""
+    for console, shown in ((Console(stream=io.StringIO(), tty=False, quiet=True, ticker=False), False),
+                           (Console(stream=io.StringIO(), tty=True, as_json=True, ticker=False), False),
+                           (Console(stream=io.StringIO(), tty=False, as_json=True, ticker=False), True)):
+        clock = Clock()
+        console.progress.clock = clock
         meter = console.upload("a.xml", 10)
-        meter(10)
-        assert console.stream is not None and console.stream.getvalue() == ""
+        clock.now += PIPE_QUIET + PIPE_EVERY
+        meter.sent(5)
+        assert console.stream is not None and bool(console.stream.getvalue()) is shown
 
 
 def test_parallel_uploads_write_whole_lines() -> None:
     """Meters advanced from many threads at once: every line written is whole and names its own file."""
-    out, clock = io.StringIO(), Clock()
-    console = Console(stream=out, tty=False, clock=clock)
-    meters = [console.upload(f"r{n}.xml", 400) for n in range(8)]
-    clock.now += PIPE_EVERY + PIPE_QUIET  # from now on every advance prints a line
+    progress, out, clock = display(tty=False)
+    meters = [progress.meter(f"r{n}.xml", 400) for n in range(8)]
+    clock.now += PIPE_EVERY + PIPE_QUIET  # from now on every read prints a line
 
     def upload(n: int) -> None:
         for _ in range(400):
-            meters[n](1)
+            meters[n].sent(1)
 
     threads = [threading.Thread(target=upload, args=(n,)) for n in range(8)]
     for t in threads:
@@ -378,13 +430,13 @@ def test_parallel_uploads_write_whole_lines() -> None:
     lines = out.getvalue().splitlines()
     pattern = re.compile(r"(uploading r(\d)\.xml: \d+ B of 400 B \(\d+%\), [\d.]+ [KM]?i?B/s"
                          r"|r(\d)\.xml: 400 B sent in [\d.]+s \([\d.]+ [KM]?i?B/s\); waiting for Xray's answer)")
-    assert lines and all(pattern.fullmatch(line) for line in lines), lines
+    assert len(lines) == 8 * 5 and all(pattern.fullmatch(line) for line in lines), lines  # 4 quarters + sent
     assert sorted(line.split(":")[0] for line in lines if "waiting" in line) == [f"r{n}.xml" for n in range(8)]
 
 
-def test_the_import_reports_every_byte_of_the_report_to_the_console(sb: Sandbox, tmp_path: Path) -> None:
+def test_the_import_reports_every_byte_and_the_end_of_the_request(sb: Sandbox, tmp_path: Path) -> None:
     """Through the import step and a real upload to the sandbox, the console's meter sees every byte of the
-    report (so the display is wired to the upload, not estimated)."""
+    report and then the end of the request (so the display follows the upload, not an estimate)."""
     from xray_tasks.importer import ImportOptions
     from xray_tasks.settings import resolve_settings
     from xray_tasks.workflow import OutputOptions, perform_import
@@ -394,25 +446,29 @@ def test_the_import_reports_every_byte_of_the_report_to_the_console(sb: Sandbox,
     big.write_text('<testsuite name="s" tests="30000">' + "".join(case.format(i) for i in range(30000))
                    + "</testsuite>", encoding="utf-8")
     out, clock = io.StringIO(), Clock()
-    console = Console(stream=out, tty=False, clock=clock)
-    seen: list[int] = []
-    meter = console.upload
+    console = Console(stream=out, tty=False, clock=clock, ticker=False)
+    events: list[object] = []
+    make = console.upload
 
-    def spy(name: str, size: int) -> Callable[[int], None]:
-        inner = meter(name, size)
+    class Spy:
+        def __init__(self, name: str, size: int) -> None:
+            self.inner = make(name, size)
 
-        def advance(n: int) -> None:
+        def sent(self, n: int) -> None:
             clock.now += PIPE_EVERY  # each chunk seems to take ten seconds
-            seen.append(n)
-            inner(n)
+            events.append(n)
+            self.inner.sent(n)
 
-        return advance
+        def closed(self) -> None:
+            events.append("closed")
+            self.inner.closed()
 
-    console.upload = spy  # type: ignore[method-assign]
+    console.upload = Spy  # type: ignore[assignment]
     s = resolve_settings(environ=sandbox_env(sb, tmp_path, XRAY_REPORT=str(big)))
     outcome = perform_import(s, ImportOptions(), OutputOptions(), None, console)
     assert outcome is not None and outcome.keys
-    assert sum(seen) == big.stat().st_size and len(seen) >= 2
+    assert events[-1] == "closed" and events.count("closed") == 1
+    assert sum(n for n in events if isinstance(n, int)) == big.stat().st_size and len(events) >= 3
     lines = out.getvalue().splitlines()
     sent = lines.index(next(line for line in lines if line.startswith("big.xml: ")))
     assert lines[sent].startswith(f"big.xml: {big.stat().st_size / MIB:.1f} MiB sent in 20.0s")

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -38,10 +38,11 @@ from xray_tasks.answers import Answer, DeadlineExpired
 from xray_tasks.deadline import Deadline
 from xray_tasks.errors import SettingsError, one_line
 from xray_tasks.plan import Request
+from xray_tasks.progress import size_text
 from xray_tasks.settings import Settings
 
 __all__ = ["MAX_ANSWER_BYTES", "MeterFactory", "UploadFile", "UploadMeter", "attempt", "make_http",
-           "plain_http_refusal", "size_text", "stays_on_machine", "tls_warning"]
+           "plain_http_refusal", "stays_on_machine", "tls_warning", "trace_line"]
 
 #: most bytes of any answer that are read (far beyond any real Xray answer)
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
@@ -49,8 +50,15 @@ UPLOAD_CHUNK = 1024 * 1024  # bytes read from a report per write to the socket
 #: characters of an error answer's body a trace line shows
 TRACE_BODY = 200
 
-#: told the bytes of each read of one upload (called from the thread that sends it)
-UploadMeter = Callable[[int], None]
+
+class UploadMeter(Protocol):
+    """Told the bytes of each read of one upload, and when its request is over (from the sending thread)."""
+
+    def sent(self, n: int) -> None: ...
+
+    def closed(self) -> None: ...
+
+
 #: makes the meter of one upload from the file's name and size
 MeterFactory = Callable[[str, int], UploadMeter]
 
@@ -172,17 +180,6 @@ def trace_line(request: Request, sent: httpx.Request | None, uploads: list[Uploa
     return line
 
 
-def size_text(n: float) -> str:
-    """``87 B``, ``1.2 KiB``, ``81.0 MiB``."""
-    if n < 1024:
-        return f"{int(n)} B"
-    if n < 1024 * 1024:
-        return f"{n / 1024:.1f} KiB"
-    if n < 1024**3:
-        return f"{n / 2**20:.1f} MiB"
-    return f"{n / 2**30:.2f} GiB"
-
-
 @contextmanager
 def _watched(watchdog: Deadline, active: set[Deadline] | None) -> Iterator[None]:
     if active is None:
@@ -262,5 +259,12 @@ class UploadFile(io.FileIO):
         if not data or self.tell() >= self.size:
             self.read_whole = True
         if data and self._meter is not None:
-            self._meter(len(data))
+            self._meter.sent(len(data))
         return data or b""
+
+    def close(self) -> None:
+        """Close the file; the meter learns the request is over (answered or failed)."""
+        meter = getattr(self, "_meter", None)
+        if meter is not None and not self.closed:
+            meter.closed()
+        super().close()
