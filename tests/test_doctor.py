@@ -288,3 +288,17 @@ def test_verbose_traces_doctors_requests_without_credentials(sb: Sandbox, tmp_pa
     assert f"http: GET {sb.url}/ → 404" in proc.stderr
     assert f"http: POST {sb.url}/api/v2/authenticate → 200" in proc.stderr
     no_secret(proc, sb, tmp_path)
+
+
+def test_a_report_the_tests_will_write_is_a_warning_before_they_ran(sb: Sandbox, tmp_path: Path) -> None:
+    """With a test command set, a report (or glob) that does not exist yet is a WARN saying the tests write
+    it; without one it stays a FAIL."""
+    env = sandbox_env(sb, tmp_path, XRAY_REPORT=f"{tmp_path}/reports/junit.xml;{tmp_path}/out/*.xml",
+                      XRAY_TEST_COMMAND="pytest --junitxml=reports/junit.xml")
+    proc = xray_tasks("doctor", env=env)
+    assert proc.returncode == 0, proc.stdout
+    assert named(proc, "reports").startswith(WARN) and "not written yet?" in named(proc, "reports")
+    without = xray_tasks("doctor", env={k: v for k, v in env.items() if k != "XRAY_TEST_COMMAND"})
+    assert without.returncode == 11 and "reports" in failed(without)
+    single = xray_tasks("doctor", "--report", str(tmp_path / "missing.xml"), env=env)
+    assert single.returncode == 0 and named(single, "report missing.xml").startswith(WARN)
