@@ -189,12 +189,9 @@ class XrayTasksProgram(Program):
         except ParseError as exc:
             if str(exc).startswith("xray-tasks:"):
                 raise
-            contexts = self.collection.to_contexts() if hasattr(self, "collection") else []
-            raise ParseError(explain(exc, self.initial_context, contexts, self.collection_names(), self.argv[1:]),
-                             exc.context) from None
-
-    def collection_names(self) -> list[str]:
-        return sorted(self.namespace.task_names) if self.namespace is not None else []
+            tasks = self.namespace if self.namespace is not None else Collection()
+            raise ParseError(explain(exc, self.initial_context, tasks.to_contexts(), sorted(tasks.task_names),
+                                     self.argv[1:]), exc.context) from None
 
     # -- help -------------------------------------------------------------------------------------------
 
