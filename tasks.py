@@ -25,10 +25,10 @@ def lint(c: Context) -> None:
     c.run("ruff check .")
 
 
-@task
-def bench(c: Context) -> None:
+@task(help={"quick": "small sizes, one run: a smoke test of the benchmark script"})
+def bench(c: Context, quick: bool = False) -> None:
     """Run the benchmarks (not part of the tests)."""
-    c.run("python bench/run.py")
+    c.run("python bench/run.py" + (" --quick" if quick else ""))
 
 
 ns = Collection.from_module(xray_tasks.tasks)

@@ -322,7 +322,7 @@ def test_every_task_has_help(name: str) -> None:
     proc = subprocess.run([sys.executable, "-m", "xray_tasks", "--help", name], capture_output=True, text=True,
                           check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert f"Usage: xray-tasks [--core-opts] {name}" in proc.stdout
+    assert f"Usage: xray-tasks {name} [options]" in proc.stdout
     options = [line for line in proc.stdout.splitlines() if line.strip().startswith("-")]
     assert options
     assert all(len(line.split(None, 1)) == 2 for line in options), proc.stdout

@@ -7,7 +7,8 @@ Every request goes through :meth:`XrayClient.exchange`: one attempt after anothe
 for a retry waits (exponential backoff with jitter, or the server's ``Retry-After``) within
 ``XRAY_MAX_RETRIES`` attempts and ``XRAY_RETRY_BUDGET`` seconds; one that asks for a new token gets it
 once. The count of attempts comes back with the answer, never through shared state, so requests sent in
-parallel from one client each know their own.
+parallel from one client each know their own. With ``XRAY_VERBOSE`` every attempt is traced on stderr
+(:func:`xray_tasks.transport.trace_line`); ``meter`` (the console's) sees every report upload's progress.
 """
 
 from __future__ import annotations
@@ -31,11 +32,19 @@ from xray_tasks.answers import (
     token_in,
 )
 from xray_tasks.auth import Token, TokenCache, cloud_credentials, server_auth
+from xray_tasks.console import err
 from xray_tasks.deadline import Deadline
 from xray_tasks.errors import SettingsError, XrayRejectedError, XrayTasksError
 from xray_tasks.plan import Request
 from xray_tasks.settings import Settings
-from xray_tasks.transport import DownloadFile, DownloadTooLarge, attempt, make_http, tls_warning
+from xray_tasks.transport import (
+    DownloadFile,
+    DownloadTooLarge,
+    MeterFactory,
+    attempt,
+    make_http,
+    tls_warning,
+)
 
 if TYPE_CHECKING:
     from xray_tasks.plan import ImportPlan
@@ -76,12 +85,14 @@ class XrayClient:
     """Authenticates and sends requests to one Xray (the settings' base URL)."""
 
     def __init__(self, s: Settings, http: httpx.Client | None = None, *, cache: TokenCache | None = None,
-                 sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] | None = None) -> None:
+                 sleep: Callable[[float], None] = time.sleep, log: Callable[[str], None] | None = None,
+                 meter: MeterFactory | None = None) -> None:
         self.settings = s
         self.http = http if http is not None else make_http(s)
         self.cache = cache if cache is not None else TokenCache.for_settings(s)
         self.sleep = sleep
         self.log = log or (lambda _msg: None)
+        self.meter = meter
         warning = tls_warning(s)
         if warning:
             self.log(f"xray-tasks: warning: {warning}")
@@ -213,7 +224,8 @@ class XrayClient:
             with_token = authorized and s.is_cloud
             if authorized:
                 request = replace(request, headers={**request.headers, "Authorization": self.auth_header()})
-            sent = attempt(self.http, request, deadline=s.deadline, active=self._active, sink=sink)
+            sent = attempt(self.http, request, deadline=s.deadline, active=self._active, sink=sink,
+                           meter=self.meter, trace=_trace if s.verbose else None)
             if sent.answer is not None:
                 verdict = decipher(sent.answer, action=action, kind=kind, cloud=s.is_cloud, with_token=with_token,
                                    renewed=renewed)
@@ -243,3 +255,6 @@ class XrayClient:
         self.log(f"{verdict.note}; retrying in {wait:.1f}s (attempt {tries + 1} of {s.max_retries + 1})")
         self.sleep(wait)
 
+
+def _trace(line: str) -> None:
+    err(f"xray-tasks: {line}")

@@ -3,18 +3,24 @@
 :class:`Console` receives an import run's events (:class:`xray_tasks.importer.Events`) and prints them as
 whole lines — requests running in parallel never mix their lines — with a live "n/m requests done" line
 on a terminal. ``--quiet`` keeps only results and warnings; ``--json`` keeps stdout for one JSON object.
+
+A report upload shows its progress, and then the wait for Xray's answer (:mod:`xray_tasks.progress`):
+``Console.upload`` is the meter factory the client hands to the transport. It is shown with ``--json`` on
+a pipe (stderr is free), never with ``--quiet``, nor with ``--json`` on a terminal (stdout shares the
+screen).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from xray_tasks.formats import FORMAT_LABELS
+from xray_tasks.progress import LOCK, UploadProgress, clear_line, line_prefix
 from xray_tasks.redaction import redact, redact_data
 
 if TYPE_CHECKING:
@@ -22,17 +28,21 @@ if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome, RunPlan
     from xray_tasks.plan import ImportPlan
 
-__all__ = ["Console", "err", "some"]
-
-_LOCK = threading.Lock()
+__all__ = ["Console", "clear_status", "err", "some"]
 
 
 def err(message: str, stream: TextIO | None = None) -> None:
-    """One line on stderr, secrets redacted; whole lines even when parallel requests report at once."""
+    """One line on stderr, secrets redacted; whole lines even when parallel requests report at once, and
+    never run into a live progress line."""
     out = stream or sys.stderr
-    with _LOCK:
-        out.write(redact(message) + "\n")
+    with LOCK:
+        out.write(line_prefix() + redact(message) + "\n")
         out.flush()
+
+
+def clear_status(stream: TextIO | None = None) -> None:
+    """Wipe a live progress line still on the terminal (before an error line that is not printed by err)."""
+    clear_line(stream)
 
 
 def some(paths: Sequence[Path | str], shown: int = 3) -> str:
@@ -42,12 +52,21 @@ def some(paths: Sequence[Path | str], shown: int = 3) -> str:
 
 
 class Console:
-    """Prints an import run for people (or keeps quiet for machines)."""
+    """Prints an import run for people (or keeps quiet for machines).
 
-    def __init__(self, *, as_json: bool = False, quiet: bool = False) -> None:
+    ``stream``, ``tty`` and ``clock`` default to stderr, whether it is a terminal, and ``time.monotonic``;
+    tests give their own."""
+
+    def __init__(self, *, as_json: bool = False, quiet: bool = False, stream: TextIO | None = None,
+                 tty: bool | None = None, clock: Callable[[], float] = time.monotonic, ticker: bool = True) -> None:
         self.as_json = as_json
         self.quiet = quiet
-        self.live = sys.stderr.isatty() and not (quiet or as_json)
+        self.stream = stream
+        self.tty = (stream or sys.stderr).isatty() if tty is None else tty
+        self.live = self.tty and not (quiet or as_json)
+        self.progress = UploadProgress(stream=stream, tty=self.tty, clock=clock, ticker=ticker,
+                                       enabled=not quiet and (self.live or not self.tty))
+        self.upload = self.progress.meter
         self._done = 0
         self._total = 0
 
@@ -56,11 +75,11 @@ class Console:
     def say(self, message: str) -> None:
         """A progress line (not with --quiet or --json)."""
         if not (self.quiet or self.as_json):
-            err(("\x1b[K" if self.live else "") + message)
+            err(("\x1b[K" if self.live else "") + message, self.stream)
 
     def warn(self, message: str) -> None:
         """A warning: always shown."""
-        err(f"xray-tasks: warning: {message}")
+        err(f"xray-tasks: warning: {message}", self.stream)
 
     def result(self, text: str) -> None:
         """A result line on stdout (not with --json)."""
@@ -85,7 +104,7 @@ class Console:
             self.say(f"note: {note}")
 
     def landed(self, plan: ImportPlan, result: ImportResult) -> None:
-        with _LOCK:
+        with LOCK:
             self._done += 1
             done = self._done
         files = plan.files[0].name if len(plan.files) == 1 else f"{len(plan.files)} files"

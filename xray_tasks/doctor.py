@@ -2,15 +2,21 @@
 
 :func:`diagnose` returns a list of :class:`Check` (name, status OK/WARN/FAIL, detail, fix):
 
-* every setting with its value and source (secrets redacted, from ``Settings.describe()``);
+* the settings that are set, one line per source — flags, the environment, the ``.env`` file (its path
+  named once), ``invoke.yaml`` — and the defaults that matter (deployment, base URL); secrets show as
+  ``(set, hidden)``. A setting with a bad value is a FAIL of its own and is left at its default, so every
+  other check still runs; a note on how settings were resolved (``XRAY_REGION`` unused because
+  ``XRAY_BASE_URL`` wins) is a WARN;
 * the base URL's shape (a malformed one is a FAIL with the corrected value, and the network checks are
   skipped);
-* reachability: one HTTP request to the base URL;
+* reachability: one HTTP request to the base URL (a 404 there is a WARN: a wrong host or context path,
+  unless the credentials check below proves the API answers);
 * the token cache (location, mode, expiry of a cached token — never the token itself);
 * credentials: Cloud, one authentication; Server/DC, one authenticated ``GET /rest/api/2/myself``;
 * Server/DC: the Test Plan / Test Environments custom field ids exist (``GET /rest/api/2/field``);
 * every template renders to valid issue JSON with the current variables;
-* the reports resolve, their formats are detected, and their sizes fit ``XRAY_MAX_REQUEST_MB``.
+* the reports resolve, their formats are detected, and their sizes fit ``XRAY_MAX_REQUEST_MB``;
+  xray-tasks' own outputs among them (summary file, run record) are skipped, as the import skips them.
 
 Nothing here prints; the ``doctor`` task formats the list (:func:`format_table`, :func:`as_json`).
 """
@@ -18,19 +24,18 @@ Nothing here prints; the ``doctor`` task formats the list (:func:`format_table`,
 from __future__ import annotations
 
 import json
+import re
 import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from xray_tasks.errors import SettingsError, XrayTasksError
-from xray_tasks.formats import STATUSES
 from xray_tasks.redaction import redact, redact_data
-from xray_tasks.settings import CLOUD_HOST, REGIONS, Settings
+from xray_tasks.settings import CLOUD_HOST, REGIONS, SETTINGS, Settings
 
 if TYPE_CHECKING:
     import httpx
@@ -64,9 +69,64 @@ def has_failures(checks: Sequence[Check]) -> bool:
 # -- settings and base URL (pure) -------------------------------------------------------------------------
 
 
-def setting_checks(s: Settings) -> list[Check]:
-    """Every setting with its shown value and source; secrets stay hidden."""
-    return [Check(f"setting {name}", OK, f"{shown} ({source})") for name, shown, source in s.describe()]
+#: credentials: when one of them had a bad value, the credentials are not checked
+CREDENTIALS = frozenset({"client_id", "client_secret", "server_token", "server_user", "server_password"})
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+def setting_checks(s: Settings, skip: frozenset[str] = frozenset()) -> list[Check]:
+    """The settings that are set, one line per source (each source named once), then the defaults that
+    matter: the deployment and where the base URL comes from. Secrets stay hidden; ``skip`` names settings
+    not to show (a placeholder stands in for them)."""
+    groups: dict[str, list[str]] = {}
+    defaults: list[str] = []
+    for name, shown, source in s.describe():
+        setting = _BY_NAME[name]
+        if name in skip:
+            continue
+        if source == "flag":
+            value = getattr(s, name)
+            flag = setting.flag or name
+            given = [f"{flag} {v}" for v in value] if isinstance(value, tuple) else \
+                [flag if value is True else f"{flag} {shown}"]  # a switch shows alone: --verbose
+            groups.setdefault("settings (flags)", []).extend(given)
+        elif source.startswith("env "):
+            groups.setdefault("settings (environment)", []).append(f"{setting.env}={shown}")
+        elif source.startswith(".env "):
+            path = source.partition("(")[2].rstrip(")") or ".env"
+            groups.setdefault("settings (.env)", [f"{path}:"]).append(f"{setting.env}={shown}")
+        elif source.startswith("invoke config"):
+            groups.setdefault("settings (invoke.yaml)", []).append(f"xray.{name}: {shown}")
+        elif source.startswith("region "):
+            defaults.append(f"{setting.env}={shown} (XRAY_REGION {source.split()[-1]})")
+        elif name == "deployment":
+            defaults.append(f"{setting.env}={shown} (inferred)")
+        elif source != "default":
+            groups.setdefault(f"settings ({source})", []).append(f"{setting.env}={shown}")
+    order = ["settings (flags)", "settings (environment)", "settings (.env)", "settings (invoke.yaml)"]
+    ranked = sorted(groups.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    checks = [Check(label, OK, "  ".join(items)) for label, items in ranked]
+    if s.variables:
+        checks.append(Check("template variables", OK, ", ".join(f"vars.{n}" for n in sorted(s.variables))
+                            + " (values not shown)"))
+    checks.append(Check("settings (defaults)", OK, "  ".join(defaults)))
+    for note in s.notes:
+        region = note.startswith("XRAY_REGION")
+        checks.append(Check("region" if region else "settings", WARN, note,
+                            "unset XRAY_REGION, or unset XRAY_BASE_URL to use the region's host" if region else ""))
+    return checks
+
+
+_NAMED = re.compile(r"(XRAY_[A-Z_]+|--[a-z-]+)")
+
+
+def setting_in(error: SettingsError) -> str | None:
+    """The setting a SettingsError is about, from the name its message starts with (env name or flag)."""
+    match = _NAMED.match(error.message)
+    if not match:
+        return None
+    word = match.group(1)
+    return next((st.name for st in SETTINGS if word in (st.env, st.flag)), None)
 
 
 def base_url_check(s: Settings) -> Check:
@@ -115,7 +175,8 @@ def tls_check(s: Settings) -> Check:
 
 
 def reachability_check(s: Settings, http: httpx.Client) -> Check:
-    """One GET of the base URL: any HTTP answer means the host is reachable."""
+    """One GET of the base URL: an HTTP answer means the host is reachable; a 404 there hints at a wrong
+    host or Jira context path (a WARN: the credentials check tells for sure)."""
     import httpx
 
     from xray_tasks.answers import reason
@@ -130,6 +191,16 @@ def reachability_check(s: Settings, http: httpx.Client) -> Check:
         return Check("reachable", FAIL, f"cannot reach {s.base_url}: {reason(exc)}",
                      "check XRAY_BASE_URL (the host name), the network and HTTPS_PROXY")
     ms = (time.monotonic() - started) * 1000
+    if s.verbose:
+        from xray_tasks.console import err
+
+        err(f"xray-tasks: http: GET {s.base_url}/ → {resp.status_code} in {ms / 1000:.2f}s (reachability)")
+    if resp.status_code == 404:
+        where = ("Xray Cloud's API host is https://xray.cloud.getxray.app (or XRAY_REGION=us/eu/au), with no path"
+                 if s.is_cloud else "Jira's base URL, with its context path if it has one "
+                 "(e.g. https://host/jira)")
+        return Check("reachable", WARN, f"{s.base_url}/ answered HTTP 404 Not Found in {ms:.0f} ms",
+                     f"check XRAY_BASE_URL: a wrong host or context path? {where}")
     return Check("reachable", OK, f"{s.base_url} answered HTTP {resp.status_code} in {ms:.0f} ms")
 
 
@@ -201,34 +272,40 @@ def server_field_checks(s: Settings, client: XrayClient) -> list[Check]:
 # -- local files ------------------------------------------------------------------------------------------
 
 
-def _placeholder_report() -> Any:
-    return SimpleNamespace(format="junit", formats=["junit"], format_label="JUnit XML", file="report.xml",
-                           name="report.xml", files=["report.xml"], count=1, tests=0,
-                           totals=dict.fromkeys(STATUSES, 0))
-
-
 def report_checks(s: Settings, fmt: str = "auto") -> tuple[list[Check], list[tuple[Path, str]]]:
-    """Each report path/glob resolves and its format is detected; sizes fit XRAY_MAX_REQUEST_MB."""
-    from xray_tasks.reports import detect, find_reports
+    """Each report path/glob resolves and its format is detected; sizes fit XRAY_MAX_REQUEST_MB. Our own
+    outputs (summary file, run record) are skipped as the import skips them. A report not written yet is
+    a WARN when a test command is set (ci and run-tests write it), a FAIL otherwise."""
+    from xray_tasks.reports import detect, find_reports, own_output
 
     if not s.report:
         return [Check("reports", WARN, "no report configured", "pass --report PATH or set XRAY_REPORT")], []
     try:
         paths = find_reports(s.report)
     except XrayTasksError as exc:
-        return [_fail("reports", exc)], []
+        return [_not_yet("reports", exc, s)], []
     checks: list[Check] = []
     found: list[tuple[Path, str]] = []
+    own = []
     for path in paths:
+        kind = own_output(path)
+        if kind is not None:
+            own.append(path)
+            checks.append(Check(f"report {path.name}", OK, f"{path}: skipped, xray-tasks' own {kind}"))
+            continue
         try:
             detected, _ = detect(path, fmt)
         except XrayTasksError as exc:
-            checks.append(_fail(f"report {path.name}", exc))
+            checks.append(_not_yet(f"report {path.name}", exc, s) if not path.exists() else
+                          _fail(f"report {path.name}", exc))
             continue
         from xray_tasks.formats import FORMAT_LABELS
 
         found.append((path, detected))
         checks.append(Check(f"report {path.name}", OK, f"{path} ({FORMAT_LABELS[detected]})"))
+    if own and len(own) == len(paths):
+        checks.append(Check("reports", FAIL, "nothing to import: every file found is xray-tasks' own output",
+                            "point --report / XRAY_REPORT at the test reports"))
     if found:
         limit = s.max_request_mb * 2**20
         sizes = [(p, p.stat().st_size) for p, _ in found]
@@ -248,16 +325,25 @@ def report_checks(s: Settings, fmt: str = "auto") -> tuple[list[Check], list[tup
     return checks, found
 
 
+def _not_yet(name: str, exc: XrayTasksError, s: Settings) -> Check:
+    """A report that is not there: not written yet when the tests are to write it (a WARN), else a FAIL."""
+    if not s.test_command:
+        return _fail(name, exc)
+    return Check(name, WARN, f"{exc.message} — not written yet? XRAY_TEST_COMMAND writes it when ci or run-tests "
+                             "runs the tests", "run the tests once (xray-tasks run-tests), then check again")
+
+
 def template_checks(s: Settings, reports: Sequence[tuple[Path, str]], *, info_template: str | None = None,
                     test_info_template: str | None = None) -> list[Check]:
     """Each template renders to valid issue JSON with the current variables."""
+    from xray_tasks.preflight import placeholder_report
     from xray_tasks.reports import ReportInfo
     from xray_tasks.templating import build_context, find_template, render_template
 
     if not s.project_key:
         return [Check("templates", WARN, "not rendered: no project key (multipart needs one)",
                       "set XRAY_PROJECT_KEY (or --project) to use --multipart and templates")]
-    report: Any = ReportInfo(list(reports)) if reports else _placeholder_report()
+    report: Any = ReportInfo(list(reports)) if reports else placeholder_report()
     checks = []
     for part, explicit in (("info", info_template), ("testInfo", test_info_template)):
         name = f"template {part}"
@@ -279,31 +365,33 @@ def template_checks(s: Settings, reports: Sequence[tuple[Path, str]], *, info_te
 
 def diagnose(resolve: Callable[..., Settings], *, fmt: str | None = None, info_template: str | None = None,
              test_info_template: str | None = None, http: httpx.Client | None = None) -> list[Check]:
-    """Resolve the settings with ``resolve(**overrides)`` and run every check.
+    """Resolve the settings with ``resolve(ignore=names, **overrides)`` and run every check.
 
-    A malformed base URL is reported, then the local checks still run (with a placeholder URL) and the
-    network ones are skipped.
+    A setting with a bad value is a FAIL line and is then left at its default (``ignore``), so the other
+    checks still run; the credentials are not checked when one of them was bad. A malformed base URL is
+    reported, then the local checks run with a placeholder URL and the network ones are skipped.
     """
-    checks: list[Check] = []
+    bad: list[Check] = []
+    ignored: set[str] = set()
     offline = False
-    try:
-        s = resolve()
-    except SettingsError as exc:
-        if "XRAY_BASE_URL" not in exc.message:
-            return [_fail("settings", exc)]
-        checks.append(_fail("base URL", exc))
-        offline = True
+    while True:
+        overrides = {"base_url": PLACEHOLDER_URL} if offline else {}
         try:
-            s = resolve(base_url=PLACEHOLDER_URL)
-        except SettingsError as again:
-            return [*checks, _fail("settings", again)]
-    shown = setting_checks(s)
-    if offline:
-        shown = [Check(c.name, FAIL, "malformed (see base URL below)") if c.name == "setting base_url" else c
-                 for c in shown]
-    checks = shown + checks
+            s = resolve(ignore=frozenset(ignored), **overrides)
+            break
+        except SettingsError as exc:
+            if "XRAY_BASE_URL" in exc.message and not offline:
+                bad.append(_fail("base URL", exc))
+                offline = True
+                continue
+            name = setting_in(exc)
+            if name is None or name in ignored:
+                return [*bad, _fail("settings", exc)]
+            ignored.add(name)
+            bad.append(_fail(f"setting {name}", exc))
+    checks = setting_checks(s, frozenset({"base_url"}) if offline else frozenset()) + bad
     s = replace(s, max_retries=0)  # one request per check: doctor reports, it does not wait out outages
-    if not s.project_key:
+    if not s.project_key and "project_key" not in ignored:
         checks.append(Check("project", WARN, "XRAY_PROJECT_KEY is not set",
                             "set XRAY_PROJECT_KEY (or --project) unless you always import into --test-exec"))
     if not offline:
@@ -313,14 +401,14 @@ def diagnose(resolve: Callable[..., Settings], *, fmt: str | None = None, info_t
     if offline:
         checks.append(Check("reachable", WARN, "not checked: the base URL is malformed", "fix XRAY_BASE_URL first"))
     else:
-        checks += _network_checks(s, http)
+        checks += _network_checks(s, http, credentials=not ignored & CREDENTIALS)
     report_lines, found = report_checks(s, fmt or s.report_format)
     checks += template_checks(s, found, info_template=info_template, test_info_template=test_info_template)
     checks += report_lines
     return checks
 
 
-def _network_checks(s: Settings, http: httpx.Client | None) -> list[Check]:
+def _network_checks(s: Settings, http: httpx.Client | None, *, credentials: bool = True) -> list[Check]:
     from xray_tasks.client import XrayClient
     from xray_tasks.transport import make_http
 
@@ -332,8 +420,14 @@ def _network_checks(s: Settings, http: httpx.Client | None) -> list[Check]:
         reach = reachability_check(s, client.http)
         if reach.status == FAIL:
             return [reach, Check("credentials", WARN, "not checked: Xray is not reachable", reach.fix)]
-        out = [reach, credentials_check(client)]
-        if not s.is_cloud and out[-1].status == OK:
+        if not credentials:
+            return [reach, Check("credentials", WARN, "not checked: a credential setting has a bad value (above)",
+                                 "fix it first")]
+        creds = credentials_check(client)
+        if reach.status == WARN and creds.status == OK:  # the API answered: the 404 was only the bare host
+            reach = Check("reachable", OK, f"{reach.detail.split(' in ')[0]}, but the API below it answers")
+        out = [reach, creds]
+        if not s.is_cloud and creds.status == OK:
             out += server_field_checks(s, client)
         return out
     finally:

@@ -322,6 +322,8 @@ class Settings:
                                                  "none: bare keys", _tag_prefix)
     on_error: str = _setting("fail", "what an import failure does in ci: fail or warn", _choice("fail", "warn"),
                              flag="--on-error")
+    verbose: bool = _setting(False, "trace every HTTP request and answer on stderr (credentials redacted)", _to_bool,
+                             flag="--verbose")
     variables: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: what the user should know about how settings were resolved (an option that another one overrides)
@@ -459,12 +461,15 @@ def resolve_settings(
     config: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
     variables: Mapping[str, str] | None = None,
+    *,
+    ignore: frozenset[str] = frozenset(),
 ) -> Settings:
     """Resolve every setting once, by the precedence in this module's docstring.
 
     ``flags`` are task arguments (``None`` means "not given"), ``config`` the ``xray`` section of the
     Invoke config, ``environ`` the process environment (default ``os.environ``), ``variables`` the
     ``--var`` values. Raises :class:`SettingsError` naming the setting and its source on a bad value.
+    ``ignore`` names settings left at their defaults whatever sets them (``doctor`` goes on past a bad value).
     """
     environ = os.environ if environ is None else environ
     env_file = find_env_file(environ)
@@ -475,6 +480,8 @@ def resolve_settings(
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for s in SETTINGS:
+        if s.name in ignore:
+            continue
         layers: list[tuple[str, Any]] = [
             ("flag", flags.get(s.name)),
             (f"env {s.env}", environ.get(s.env)),

@@ -27,16 +27,16 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xray_tasks.console import err
+from xray_tasks.console import clear_status, err
 from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
 from xray_tasks.importer import ImportOptions
 from xray_tasks.redaction import redact
 from xray_tasks.runrecord import load_record, recorded_exit_code
-from xray_tasks.settings import Settings, resolve_settings
+from xray_tasks.settings import DEPLOYMENTS, FORMAT_CHOICES, REGIONS, Settings, resolve_settings
 from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
-__all__ = ["authenticate", "ci", "demo", "doctor", "export_features", "import_features", "import_results", "ns",
-           "run_tests", "sandbox"]
+__all__ = ["CHOICES", "PLACEHOLDERS", "authenticate", "ci", "demo", "doctor", "export_features", "import_features",
+           "import_results", "ns", "run_tests", "sandbox"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,8 +51,10 @@ def exits_cleanly(func: F) -> F:
             with _sigterm_interrupts():
                 return func(c, *args, **kwargs)
         except XrayTasksError as exc:
+            clear_status()  # a live progress line must not run into the error line
             raise Exit(redact(f"xray-tasks: error: {exc}"), code=exc.exit_code) from None
         except KeyboardInterrupt as stop:
+            clear_status()
             signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
             name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
             raise Exit(f"xray-tasks: interrupted ({name})", code=128 + signum) from None
@@ -83,9 +85,9 @@ def end_step(end: StepEnd | None) -> None:
         raise Exit(end.message, code=end.code)
 
 
-def _config(c: Context) -> dict[str, Any]:
-    section = c.config.get("xray", None)
-    return dict(section) if section else {}
+def _config(c: Context) -> Any:
+    """The ``xray`` section of the Invoke config as it is: resolve_settings refuses one that is not a mapping."""
+    return c.config.get("xray", None)
 
 
 def settings_for(c: Context, **flags: Any) -> Settings:
@@ -122,10 +124,26 @@ def _when(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
 
 
+#: how ``xray-tasks --help TASK`` shows each flag's value (``invoke --help`` shows Invoke's ``=STRING``);
+#: every flag that takes a value has one (tests/test_cli.py checks)
+PLACEHOLDERS = {
+    "report": "PATH", "format": "FORMAT", "project": "KEY", "test_exec": "KEY", "test_plan": "KEY",
+    "test_env": "NAME", "revision": "REV", "fix_version": "VERSION", "info_template": "FILE",
+    "test_info_template": "FILE", "var": "NAME=VALUE", "parallel": "N", "summary_file": "FILE",
+    "on_error": "fail|warn", "base_url": "URL", "region": "REGION", "deployment": "cloud|server", "command": "CMD",
+    "port": "N", "db": "PATH", "host": "ADDR", "features": "PATH", "source": "NAME",
+    "precondition_info_template": "FILE", "keys": "KEYS", "filter": "ID", "out": "DIR", "features_from": "KEYS",
+    "features_dir": "DIR",
+}
+#: the values shell completion offers for a flag (``xray-tasks import-results --format <TAB>``)
+CHOICES: dict[str, tuple[str, ...]] = {"format": FORMAT_CHOICES, "on_error": ("fail", "warn"),
+                                       "region": tuple(REGIONS), "deployment": DEPLOYMENTS}
+
 COMMON_HELP = {
     "base_url": "Xray Cloud host, or Jira base URL for Server/DC (XRAY_BASE_URL)",
     "region": "Xray Cloud region: global, us, eu, au (XRAY_REGION)",
     "deployment": "cloud or server (XRAY_DEPLOYMENT)",
+    "verbose": "trace every HTTP request and answer on stderr, credentials redacted (XRAY_VERBOSE=1)",
 }
 
 
@@ -134,9 +152,17 @@ COMMON_HELP = {
             "force": "authenticate even when a cached token is still valid"})
 @exits_cleanly
 def authenticate(c: Context, print_token: bool = False, force: bool = False, base_url: str | None = None,
-                 region: str | None = None, deployment: str | None = None) -> None:
-    """Get an Xray token (cached on disk for later steps); never prints it unless asked."""
-    s = settings_for(c, base_url=base_url, region=region, deployment=deployment)
+                 region: str | None = None, deployment: str | None = None, verbose: bool = False) -> None:
+    """Get an Xray token (cached on disk for later steps); never prints it unless asked.
+
+    Examples:
+      xray-tasks authenticate
+      TOKEN=$(xray-tasks authenticate --print-token)      # Cloud: the bare token for your own scripts
+
+    Exit codes: 0 authenticated; 11 settings (credentials missing, --print-token on Server/DC);
+    15 Xray refused the credentials; 16 the base URL did not answer as Xray does; 17 Xray unreachable.
+    """
+    s = settings_for(c, base_url=base_url, region=region, deployment=deployment, verbose=verbose or None)
     if print_token and not s.is_cloud:
         raise SettingsError("--print-token: Xray Server/DC has no token to print; requests carry the personal "
                             "access token or user/password themselves",
@@ -157,7 +183,8 @@ def authenticate(c: Context, print_token: bool = False, force: bool = False, bas
 
 IMPORT_HELP = {
     "report": "report path, directory or glob (repeatable; XRAY_REPORT)",
-    "format": "auto (detect from content) or xray, cucumber, behave, junit, testng, nunit, xunit, robot",
+    "format": f"{', '.join(FORMAT_CHOICES[:-1])} or {FORMAT_CHOICES[-1]}; auto detects it from the content "
+              "(XRAY_REPORT_FORMAT)",
     "project": "Jira project key (XRAY_PROJECT_KEY)",
     "test_exec": "import into this existing Test Execution (XRAY_TEST_EXEC_KEY)",
     "test_plan": "link the Test Execution to this Test Plan (XRAY_TEST_PLAN_KEY)",
@@ -211,13 +238,24 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: str | None = None,
                    summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
-                   deployment: str | None = None, strict_tags: bool = False) -> None:
-    """Import test reports into Xray and print the Test Execution key and link."""
+                   deployment: str | None = None, verbose: bool = False,
+                   strict_tags: bool = False) -> None:
+    """Import test reports into Xray and print the Test Execution key and link.
+
+    Examples:
+      xray-tasks import-results --report 'target/surefire-reports/*.xml' --test-plan CALC-15
+      xray-tasks import-results --report cucumber.json --var summary='Nightly run' --dry-run
+
+    Exit codes: 0 imported; 11 settings; 12 report missing, empty or malformed; 13 report older than the
+    recorded test run; 14 template; 15 authentication; 16 Xray refused the request; 17 Xray unreachable;
+    18 the import may have landed (not sent again); with --exit-with-tests, the tests' own code after a
+    successful import; 130/143 interrupted.
+    """
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
                                         format),
                      on_error=on_error, base_url=base_url, region=region, deployment=deployment,
-                     variables=variables)
+                     verbose=verbose or None, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale,
                             strict_tags=strict_tags)
@@ -233,16 +271,31 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
 
 @task(auto_shortflags=False, help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "report": "report path/glob the tests write (repeatable; XRAY_REPORT), recorded for later steps",
-            "clean": "delete the report files before running, so a failed run leaves no stale report"},
+            "clean": "delete the report files before running, so a failed run leaves no stale report",
+            "exit_with_tests": "exit with the tests' code (after recording the run): a failing suite fails the "
+                               "step, and stops an invoke chain"},
       iterable=["report"])
 @exits_cleanly
-def run_tests(c: Context, command: str | None = None, report: list[str] | None = None, clean: bool = False) -> None:
-    """Run the tests and record the run for import-results (test failures don't stop the chain)."""
+def run_tests(c: Context, command: str | None = None, report: list[str] | None = None, clean: bool = False,
+              exit_with_tests: bool = False) -> None:
+    """Run the tests and record the run for import-results (test failures don't stop the chain).
+
+    Examples:
+      xray-tasks run-tests --command 'pytest --junitxml=reports/junit.xml' --report reports/junit.xml
+      xray-tasks run-tests --clean --report reports -- -k smoke     # text after -- goes to the command
+
+    Exit codes: 0 the tests ran, whether they passed or failed (import-results --exit-with-tests or ci
+    later end with their code), unless --exit-with-tests: then the tests' own code; 11 no test command, or
+    --clean refused; 130/143 interrupted.
+    """
     check_reports_given(report)
     s = settings_for(c, test_command=command, report=tuple(report or ()) or None)
     record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean)
     if record.stop_code is not None:  # Ctrl-C / SIGTERM: no later task of this invoke call runs
         raise Exit(code=record.stop_code)
+    if exit_with_tests and record.tests_exit:
+        raise Exit(f"xray-tasks: tests failed (exit {record.tests_exit}); the run is recorded in {s.state_file}",
+                   code=record.tests_exit)
 
 
 IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
@@ -264,17 +317,34 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        json: bool = False, clean: bool = False, separate: bool = False, parallel: str | None = None,
        summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
        base_url: str | None = None, region: str | None = None, deployment: str | None = None,
-       strict_tags: bool = False, features_from: str | None = None, features_dir: str | None = None) -> None:
-    """Run the tests, authenticate and import the results; exit with the tests' exit code."""
+       verbose: bool = False, strict_tags: bool = False, features_from: str | None = None,
+       features_dir: str | None = None) -> None:
+    """Run the tests, authenticate and import the results; exit with the tests' exit code.
+
+    Before the tests run it checks what the import will need — settings, credentials, the report
+    setting, the templates (rendered) — and authenticates (a cached token costs nothing), so a missing
+    secret is found in seconds, not after the suite. Xray being unreachable then is only a warning.
+
+    Examples:
+      xray-tasks ci --command 'pytest --junitxml=reports/junit.xml' --report 'reports/*.xml'
+      xray-tasks ci --report reports --clean --summary-file xray.json -- -k smoke
+
+    Exit codes: 0 tests passed and imported; the tests' own code when they failed and their results were
+    imported; 11 settings, 14 template or 15 authentication, found before the tests ran; 12-18 the import
+    failed (as import-results; --on-error warn turns 16-18 into the tests' code); 130/143 interrupted.
+    """
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
-                     deployment=deployment, variables=variables)
+                     deployment=deployment, verbose=verbose or None, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), strict_tags=strict_tags)
     if features_dir is not None and not features_from:
         raise SettingsError("--features-dir without --features-from", "add --features-from KEYS to export the "
                             "features into it before the tests run")
+    from xray_tasks.preflight import preflight
+
+    preflight(s, options, command=command)
     if features_from is not None:  # the BDD loop: export the features, run them, import the results
         from xray_tasks.console import Console
         from xray_tasks.featureexport import export_before_tests
@@ -309,13 +379,22 @@ def import_features(c: Context, features: list[str] | None = None, project: str 
                     test_info_template: str | None = None, precondition_info_template: str | None = None,
                     var: list[str] | None = None, dry_run: bool = False, json: bool = False,
                     on_error: str | None = None, base_url: str | None = None, region: str | None = None,
-                    deployment: str | None = None) -> None:
-    """Create or update Xray Tests and Preconditions from .feature files; print their keys."""
+                    deployment: str | None = None, verbose: bool = False) -> None:
+    """Create or update Xray Tests and Preconditions from .feature files; print their keys.
+
+    Examples:
+      xray-tasks import-features --features features/ --project CALC --source my-repo
+      xray-tasks import-features --features 'features/**/*.feature' --dry-run
+
+    Exit codes: 0 imported; 11 settings (--update-repository on Cloud, --source on Server/DC); 12 no feature
+    file found; 14 template; 15 authentication; 16 Xray imported nothing or reported errors for some files
+    (--on-error warn turns this into a warning); 17 Xray unreachable; 130/143 interrupted.
+    """
     from xray_tasks.features import FeatureOptions, import_features_step
 
     variables = parse_vars(var)
     s = settings_for(c, project_key=project, on_error=on_error, base_url=base_url, region=region,
-                     deployment=deployment, variables=variables)
+                     deployment=deployment, verbose=verbose or None, variables=variables)
     options = FeatureOptions(tuple(features or ()), source=source, update_repository=update_repository,
                              test_info_template=test_info_template,
                              precondition_info_template=precondition_info_template)
@@ -332,12 +411,21 @@ def import_features(c: Context, features: list[str] | None = None, project: str 
 @exits_cleanly
 def export_features(c: Context, keys: list[str] | None = None, filter: str | None = None, out: str | None = None,
                     clean: bool = False, json: bool = False, base_url: str | None = None,
-                    region: str | None = None, deployment: str | None = None) -> None:
-    """Download Cucumber Tests from Xray as .feature files into a folder, safely."""
+                    region: str | None = None, deployment: str | None = None, verbose: bool = False) -> None:
+    """Download Cucumber Tests from Xray as .feature files into a folder, safely.
+
+    Examples:
+      xray-tasks export-features --keys CALC-15 --out features/xray --clean
+      xray-tasks export-features --filter 10002
+
+    Exit codes: 0 exported; 11 settings (--clean on the working directory, an unwritable folder); 15
+    authentication; 16 Xray refused the keys, or the zip is unsafe or too large; 17 Xray unreachable;
+    130/143 interrupted.
+    """
     from xray_tasks.console import Console
     from xray_tasks.featureexport import DEFAULT_OUT, ExportRequest, export_features, show_exported, split_keys
 
-    s = settings_for(c, base_url=base_url, region=region, deployment=deployment)
+    s = settings_for(c, base_url=base_url, region=region, deployment=deployment, verbose=verbose or None)
     done = export_features(s, ExportRequest(split_keys(keys or [], "--keys"), filter, Path(out or DEFAULT_OUT),
                                             clean))
     console = Console(as_json=json)
@@ -351,7 +439,17 @@ def export_features(c: Context, keys: list[str] | None = None, filter: str | Non
                                   "host": "address to listen on (default 127.0.0.1)"})
 @exits_cleanly
 def sandbox(c: Context, port: str | None = None, db: str = ":memory:", host: str = "127.0.0.1") -> None:
-    """Run the local Xray stand-in (Cloud and Server/DC API) in the foreground."""
+    """Run the local Xray stand-in (Cloud and Server/DC API) in the foreground.
+
+    It prints its URL and credentials, then one line per request, until Ctrl-C. More options (projects,
+    credentials, faults, token lifetime) are in: python -m xray_tasks.sandbox --help
+
+    Examples:
+      xray-tasks sandbox                     # http://127.0.0.1:8765
+      xray-tasks sandbox --port 0 --db sandbox.sqlite
+
+    Exit codes: 0 stopped with Ctrl-C or SIGTERM; 11 a bad --port.
+    """
     from xray_tasks.sandbox import serve
 
     serve(host=host, port=whole_number(port, "--port", 8765), db=db, out=sys.stdout)
@@ -360,7 +458,14 @@ def sandbox(c: Context, port: str | None = None, db: str = ":memory:", host: str
 @task(auto_shortflags=False, help={"keep": "keep the sandbox running after the demo, until Ctrl-C"})
 @exits_cleanly
 def demo(c: Context, keep: bool = False) -> None:
-    """Try everything on a local Xray stand-in: run example tests, authenticate, import."""
+    """Try everything on a local Xray stand-in: run example tests, authenticate, import.
+
+    Examples:
+      xray-tasks demo
+      xray-tasks demo --keep                 # leave the stand-in running to look at it, until Ctrl-C
+
+    Exit codes: 0 every step worked; otherwise the code of the step that failed (see xray-tasks --help).
+    """
     from xray_tasks.demo import run_demo
 
     run_demo(keep=keep)
@@ -380,16 +485,24 @@ def demo(c: Context, keep: bool = False) -> None:
 def doctor(c: Context, report: list[str] | None = None, format: str | None = None, project: str | None = None,
            test_plan: str | None = None, info_template: str | None = None, test_info_template: str | None = None,
            var: list[str] | None = None, json: bool = False, base_url: str | None = None,
-           region: str | None = None, deployment: str | None = None) -> None:
-    """Check settings, connection, credentials, templates and reports without importing; say what to fix."""
+           region: str | None = None, deployment: str | None = None, verbose: bool = False) -> None:
+    """Check settings, connection, credentials, templates and reports without importing; say what to fix.
+
+    Examples:
+      xray-tasks doctor --report 'target/surefire-reports/*.xml'
+      xray-tasks doctor --json | jq '.[] | select(.status != "OK")'
+
+    Exit codes: 0 nothing failed (warnings allowed); 11 at least one check failed (named on stderr).
+    """
     from xray_tasks import doctor as checks_
 
     variables = parse_vars(var)
     flags = {"report": tuple(report or ()) or None, "report_format": format, "project_key": project,
-             "test_plan_key": test_plan, "base_url": base_url, "region": region, "deployment": deployment}
+             "test_plan_key": test_plan, "base_url": base_url, "region": region, "deployment": deployment,
+             "verbose": verbose or None}
 
-    def resolve(**overrides: Any) -> Settings:
-        return settings_for(c, **{**flags, **overrides}, variables=variables)
+    def resolve(ignore: frozenset[str] = frozenset(), **overrides: Any) -> Settings:
+        return resolve_settings(flags={**flags, **overrides}, config=_config(c), variables=variables, ignore=ignore)
 
     results = checks_.diagnose(resolve, info_template=info_template, test_info_template=test_info_template)
     print(checks_.as_json(results) if json else checks_.format_table(results), flush=True)

@@ -12,7 +12,11 @@
   download passes a ``sink`` file instead, which a successful answer's body is streamed into (the sink
   enforces its own size cap).
 * :class:`UploadFile` streams a report from disk and tells whether it was read to its end (if not, the
-  request never carried the whole report, and Xray cannot have imported it).
+  request never carried the whole report, and Xray cannot have imported it); each read is reported to an
+  :data:`UploadMeter` when one is given, which is how a long upload shows its progress.
+* ``trace``: with ``--verbose`` / ``XRAY_VERBOSE`` every attempt is one line on stderr — method, URL with
+  its query, status (or the failure), time, bytes sent and received, and the start of an error answer's
+  body. Headers are never shown (the Authorization header stays out), and the line is redacted.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import ipaddress
 import os
 import socket
 import ssl
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -33,19 +38,34 @@ import httpx
 from xray_tasks import __version__
 from xray_tasks.answers import Answer, DeadlineExpired
 from xray_tasks.deadline import Deadline
-from xray_tasks.errors import SettingsError
+from xray_tasks.errors import SettingsError, one_line
 from xray_tasks.plan import Request
+from xray_tasks.progress import size_text
 from xray_tasks.settings import Settings
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-__all__ = ["MAX_ANSWER_BYTES", "DownloadFile", "DownloadTooLarge", "UploadFile", "attempt", "make_http",
-           "plain_http_refusal", "stays_on_machine", "tls_warning"]
+__all__ = ["MAX_ANSWER_BYTES", "DownloadFile", "DownloadTooLarge", "MeterFactory", "UploadFile", "UploadMeter",
+           "attempt", "make_http", "plain_http_refusal", "stays_on_machine", "tls_warning", "trace_line"]
 
 #: most bytes of any answer that are read (far beyond any real Xray answer)
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 UPLOAD_CHUNK = 1024 * 1024  # bytes read from a report per write to the socket
+#: characters of an error answer's body a trace line shows
+TRACE_BODY = 200
+
+
+class UploadMeter(Protocol):
+    """Told the bytes of each read of one upload, and when its request is over (from the sending thread)."""
+
+    def sent(self, n: int) -> None: ...
+
+    def closed(self) -> None: ...
+
+
+#: makes the meter of one upload from the file's name and size
+MeterFactory = Callable[[str, int], UploadMeter]
 
 
 def stays_on_machine(host: str) -> bool:
@@ -117,16 +137,20 @@ class Sent:
 
 
 def attempt(http: httpx.Client, request: Request, *, deadline: float, active: set[Deadline] | None = None,
-            limit: int = MAX_ANSWER_BYTES, sink: BinaryIO | None = None) -> Sent:
+            limit: int = MAX_ANSWER_BYTES, sink: BinaryIO | None = None, meter: MeterFactory | None = None,
+            trace: Callable[[str], None] | None = None) -> Sent:
     """Send ``request`` once, within ``deadline`` seconds, and read at most ``limit`` bytes of the answer.
 
     With a ``sink``, a successful (2xx) answer's body is written there instead of kept (the answer's
     ``body`` is empty): the sink is rewound and emptied first, so a retried download starts over; an error
     answer is read as usual. The request's watchdog sits in ``active`` while it runs, so an interrupt can
-    cut it. Never raises for what the network or server do: the exception comes back in :class:`Sent`;
+    cut it. Each report file read is told to a meter from ``meter``; ``trace`` gets one line about the
+    attempt. Never raises for what the network or server do: the exception comes back in :class:`Sent`;
     what the sink raises (a full disk, its cap) goes to the caller."""
     watchdog = Deadline(deadline)
-    with _payloads(request) as (args, uploads), _watched(watchdog, active):
+    started = time.monotonic()
+    http_request: httpx.Request | None = None
+    with _payloads(request, meter) as (args, uploads), _watched(watchdog, active):
         try:
             with watchdog:
                 http_request = http.build_request(request.method, request.url, headers=request.headers, **args,
@@ -138,8 +162,34 @@ def attempt(http: httpx.Client, request: Request, *, deadline: float, active: se
                     response.close()
         except httpx.TransportError as exc:
             error: Exception = DeadlineExpired() if watchdog.expired else exc
+            if trace is not None:
+                trace(trace_line(request, http_request, uploads, None, error, time.monotonic() - started))
             return Sent(None, error, all(u.read_whole for u in uploads))
+        if trace is not None:
+            trace(trace_line(request, http_request, uploads, answer, None, time.monotonic() - started))
     return Sent(answer, None, True)
+
+
+def trace_line(request: Request, sent: httpx.Request | None, uploads: list[UploadFile], answer: Answer | None,
+               error: Exception | None, seconds: float) -> str:
+    """``http: POST https://host/path?query → 400 in 0.12s (sent 1.2 KiB, got 87 B): {"error": …}``.
+
+    The URL is the one sent (query included); no header is shown; sent bytes are the Content-Length (or
+    what was read of the reports). The caller's output redacts the line."""
+    url = str(sent.url) if sent is not None else request.url
+    length = sent.headers.get("content-length") if sent is not None else None
+    out = int(length) if length and length.isdigit() else sum(u.tell() for u in uploads)
+    head = f"http: {request.method} {url}"
+    if answer is None:
+        name = "the deadline passed" if isinstance(error, DeadlineExpired) else type(error).__name__
+        detail = f": {one_line(str(error))[:TRACE_BODY]}" if error is not None and str(error) else ""
+        return f"{head} → no answer after {seconds:.2f}s ({name}{detail}; sent {size_text(out)})"
+    got = f"{size_text(len(answer.body))}{'+' if answer.truncated else ''}"
+    line = f"{head} → {answer.status} in {seconds:.2f}s (sent {size_text(out)}, got {got})"
+    if answer.status >= 400 and answer.body:
+        text = one_line(answer.body[: TRACE_BODY * 4].decode("utf-8", errors="replace"))
+        line += f": {text[:TRACE_BODY]}{'…' if len(text) > TRACE_BODY else ''}"
+    return line
 
 
 @contextmanager
@@ -181,13 +231,14 @@ def _read(response: httpx.Response, request: Request, limit: int, sink: BinaryIO
 
 
 @contextmanager
-def _payloads(request: Request) -> Iterator[tuple[dict[str, Any], list[UploadFile]]]:
+def _payloads(request: Request, meter: MeterFactory | None = None
+              ) -> Iterator[tuple[dict[str, Any], list[UploadFile]]]:
     """httpx arguments for the body, with report files opened for this attempt and closed after it."""
     uploads: list[UploadFile] = []
     args: dict[str, Any] = {}
     try:
         if request.path is not None:
-            uploads.append(UploadFile(request.path))
+            uploads.append(UploadFile(request.path, meter))
             args["content"] = uploads[-1]
         elif request.content is not None:
             args["content"] = request.content
@@ -197,7 +248,7 @@ def _payloads(request: Request) -> Iterator[tuple[dict[str, Any], list[UploadFil
             files: list[tuple[str, tuple[str, Any, str]]] = []
             for name, (filename, payload, content_type) in request.files:
                 if isinstance(payload, str):
-                    uploads.append(UploadFile(payload))
+                    uploads.append(UploadFile(payload, meter))
                     files.append((name, (filename, uploads[-1], content_type)))
                 else:
                     files.append((name, (filename, payload, content_type)))
@@ -213,21 +264,31 @@ class UploadFile(io.FileIO):
 
     httpx sends a file object with a ``Content-Length`` from ``fstat`` and reads it 64 KiB per call;
     reading ``UPLOAD_CHUNK`` per call instead cuts the per-chunk overhead (h11 framing, one ``sendall``
-    each) so a 200 MB upload costs about what curl's does, while memory stays at one chunk.
+    each) so a 200 MB upload costs about what curl's does, while memory stays at one chunk. A meter from
+    ``meter`` is told the size of every chunk read (read means handed to the socket a moment later).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], meter: MeterFactory | None = None) -> None:
         super().__init__(path, "rb")
         self.size = os.fstat(self.fileno()).st_size
         #: whether httpx has read it to the end; if not, the request never carried the whole report
         self.read_whole = self.size == 0
+        self._meter = meter(os.path.basename(os.fsdecode(path)), self.size) if meter is not None else None
 
     def read(self, size: int | None = -1) -> bytes:
         data = super().read(max(size, UPLOAD_CHUNK) if size is not None and size > 0 else size)
         if not data or self.tell() >= self.size:
             self.read_whole = True
+        if data and self._meter is not None:
+            self._meter.sent(len(data))
         return data or b""
 
+    def close(self) -> None:
+        """Close the file; the meter learns the request is over (answered or failed)."""
+        meter = getattr(self, "_meter", None)
+        if meter is not None and not self.closed:
+            meter.closed()
+        super().close()
 
 class DownloadTooLarge(Exception):
     """A download grew past its :class:`DownloadFile`'s limit."""

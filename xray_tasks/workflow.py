@@ -117,7 +117,7 @@ def _import(s: Settings, options: ImportOptions, record: RunRecord | None, conso
         if dry_run:
             console.dry_run(run, s.base_url, "Bearer" if s.is_cloud or s.server_token else "Basic")
             return None
-        with XrayClient(s, log=err) as client:
+        with XrayClient(s, log=err, meter=console.upload) as client:
             return send_run(client, run, console, parallel=parallel)
 
 
