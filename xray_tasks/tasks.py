@@ -284,13 +284,14 @@ def sandbox(c: Context, port: str | None = None, db: str = ":memory:", host: str
     serve(host=host, port=whole_number(port, "--port", 8765), db=db, out=sys.stdout)
 
 
-@task(auto_shortflags=False, help={"keep": "keep the sandbox running after the demo, until Ctrl-C"})
+@task(auto_shortflags=False, help={"keep": "keep the sandbox and its web pages running after the demo, until Ctrl-C",
+                                  "open": "open the sandbox's web page in a browser (implies --keep)"})
 @exits_cleanly
-def demo(c: Context, keep: bool = False) -> None:
+def demo(c: Context, keep: bool = False, open: bool = False) -> None:
     """Try everything on a local Xray stand-in: run example tests, authenticate, import."""
     from xray_tasks.demo import run_demo
 
-    run_demo(keep=keep)
+    run_demo(keep=keep, open_browser=open)
 
 
 @task(auto_shortflags=False, help={**COMMON_HELP,
