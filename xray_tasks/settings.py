@@ -298,6 +298,10 @@ class Settings:
                                      _number(0.01, 100_000))
     on_error: str = _setting("fail", "what an import failure does in ci: fail or warn", _choice("fail", "warn"),
                              flag="--on-error")
+    dotenv_file: str | None = _setting(None, "write the Test Execution key, URL and counts to this file as NAME=value "
+                                       "lines (GitLab artifacts:reports:dotenv)", flag="--dotenv-file")
+    properties_file: str | None = _setting(None, "write the Test Execution key, URL and counts to this Java "
+                                           ".properties file (Jenkins readProperties)", flag="--properties-file")
     variables: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: what the user should know about how settings were resolved (an option that another one overrides)

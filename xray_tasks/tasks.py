@@ -27,7 +27,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xray_tasks.console import err
+from xray_tasks.console import err, error_line
 from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
 from xray_tasks.importer import ImportOptions
 from xray_tasks.redaction import redact
@@ -50,7 +50,7 @@ def exits_cleanly(func: F) -> F:
             with _sigterm_interrupts():
                 return func(c, *args, **kwargs)
         except XrayTasksError as exc:
-            raise Exit(redact(f"xray-tasks: error: {exc}"), code=exc.exit_code) from None
+            raise Exit(error_line(exc), code=exc.exit_code) from None
         except KeyboardInterrupt as stop:
             signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
             name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
@@ -196,6 +196,8 @@ OUTPUT_HELP = {
     "summary_file": "write the result (keys, files, totals, endpoint, duration) as JSON to this file",
     "quiet": "print only the result line (no progress lines)",
     "on_error": "fail: an import failure fails the step; warn: warn and exit with the tests' code (XRAY_ON_ERROR)",
+    "dotenv_file": "write the key, URL and counts as NAME=value lines for GitLab's dotenv report (XRAY_DOTENV_FILE)",
+    "properties_file": "write the key, URL and counts as a Java .properties file for Jenkins (XRAY_PROPERTIES_FILE)",
 }
 
 
@@ -209,13 +211,14 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: str | None = None,
                    summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
-                   deployment: str | None = None) -> None:
+                   deployment: str | None = None, dotenv_file: str | None = None,
+                   properties_file: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link."""
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
                                         format),
                      on_error=on_error, base_url=base_url, region=region, deployment=deployment,
-                     variables=variables)
+                     dotenv_file=dotenv_file, properties_file=properties_file, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale)
     record = load_record(Path(s.state_file))
@@ -257,12 +260,14 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        info_template: str | None = None, test_info_template: str | None = None, var: list[str] | None = None,
        json: bool = False, clean: bool = False, separate: bool = False, parallel: str | None = None,
        summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
-       base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
+       base_url: str | None = None, region: str | None = None, deployment: str | None = None,
+       dotenv_file: str | None = None, properties_file: str | None = None) -> None:
     """Run the tests, authenticate and import the results; exit with the tests' exit code."""
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
-                     deployment=deployment, variables=variables)
+                     deployment=deployment, dotenv_file=dotenv_file, properties_file=properties_file,
+                     variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables))
     record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
