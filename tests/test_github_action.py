@@ -179,3 +179,36 @@ def test_the_summary_json_lists_each_execution_with_its_counts(sb: Sandbox, tmp_
         assert recorded is not None
         assert {"PASSED": entry["totals"]["passed"], "FAILED": entry["totals"]["failed"]} == recorded["counts"]
     assert data["totals"]["failed"] == 2
+
+
+def test_the_usage_example_runs_the_action(installed: dict[str, Any], sb: Sandbox, workspace: Path,
+                                           tmp_path: Path) -> None:
+    """examples/github-action-usage.yml: its `with:` names only inputs the action declares, no `run:` splices an
+    expression, and the action run with its values (secrets and github context filled in) imports into the
+    sandbox; the step after it prints what the outputs say."""
+    import re
+
+    from invoke.vendor import yaml
+
+    workflow = yaml.safe_load((REPO / "examples" / "github-action-usage.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    assert not [s for s in steps if "${{" in str(s.get("run", ""))]
+    step = next(s for s in steps if str(s.get("uses", "")).split("@")[0].endswith("/xray-tasks"))
+    context = {"secrets.XRAY_CLIENT_ID": sb.config.client_id, "secrets.XRAY_CLIENT_SECRET": SECRET,
+               "github.sha": "0a1b2c3d", "github.ref_name": "main", "github.run_number": "42"}
+    given = {k: re.sub(r"\$\{\{\s*(.*?)\s*\}\}", lambda m: context[m.group(1)], str(v))
+             for k, v in step["with"].items()}
+    given["project"] = "DEMO"
+    given["test-plan"] = "DEMO-1"
+    run = Runner(REPO, workspace, tmp_path).run({**given, "base-url": sb.url},
+                                                runner_env(XRAY_TOKEN_CACHE=str(tmp_path / "tokens.json")),
+                                                only=("mask", "import"), step_outputs=installed)
+    assert run.failed is None, "\n".join(run.log)
+    execution = sb.store.execution(run.outputs["test-exec-key"])
+    assert execution is not None
+    assert execution["summary"] == "CI main #42" and execution["environments"] == ["ubuntu", "python-3.12"]
+    echo = next(s for s in steps if "KEY" in (s.get("env") or {}))
+    env = {k: re.sub(r"\$\{\{\s*steps\.xray\.outputs\.(.*?)\s*\}\}", lambda m: run.outputs[m.group(1)], str(v))
+           for k, v in echo["env"].items()}
+    shown = subprocess.run(["bash", "-c", echo["run"]], env=env, capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == f"Test Execution {execution['key']} (1 failed): {run.outputs['url']}"
