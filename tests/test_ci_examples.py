@@ -3,6 +3,7 @@ run here: their shell commands against a sandbox, their files read back the way 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -208,3 +209,49 @@ def test_the_jenkins_example_marks_failed_tests_unstable(sb: Sandbox, tmp_path: 
     assert execution is not None and xray["XRAY_TEST_EXEC_URL"].endswith(f"/browse/{execution['key']}")
     assert (xray["XRAY_TESTS_PASSED"], xray["XRAY_TESTS_FAILED"], xray["XRAY_TESTS_TOTAL"]) == ("1", "1", "2")
     assert list((work / "reports").glob("*.xml"))  # what the post step's junit publishes
+
+
+def readme_jq_lines() -> list[str]:
+    """The shell lines of the README's "Any CI" jq block."""
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("### Any CI"):]
+    block = section[section.index("```bash\n") + len("```bash\n"):]
+    return [line for line in block[:block.index("```")].splitlines() if line.strip()]
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed (apt-get install jq; .ci/run does)")
+def test_the_readme_jq_lines_read_a_real_summary(sb: Sandbox, tmp_path: Path) -> None:
+    """Each jq line the README documents gives the right answer on the summary of a real import with a failed
+    test, and the error line explains a failed import."""
+    work = project(tmp_path)
+    env = ci_env(sb, tmp_path, {"XRAY_PROJECT_KEY": "DEMO"})
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests", "-c", os.devnull,
+                    "--junitxml=reports/junit.xml"], cwd=work, env=env, capture_output=True, check=False)
+    lines = readme_jq_lines()
+    assert len(lines) == 7
+
+    def run(line: str, extra: str = "") -> str:
+        proc = subprocess.run(["bash", "-c", (shell_line(line) or "") + extra], cwd=work, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        return proc.stdout.strip()
+
+    key = run(lines[0], '\necho "$KEY"')
+    assert re.fullmatch(r"DEMO-\d+", key)
+    assert subprocess.run([sys.executable, "-m", "xray_tasks", "import-results", "--report", "reports/junit.xml",
+                           "--summary-file", "xray.json"], cwd=work, env=env, check=False).returncode == 0
+    second = json_key(work / "xray.json")
+    assert run(lines[1]).endswith(f"/browse/{second}")
+    assert run(lines[2]) == second
+    assert run(lines[3]) == "1 passed, 1 failed, 0 skipped"
+    assert run(lines[4]) == "some tests failed"
+    assert run(lines[5]) == ""
+    assert run(lines[6]) == f"{second} 1 failed"
+    failed = subprocess.run([sys.executable, "-m", "xray_tasks", "import-results", "--report", "reports/junit.xml",
+                             "--summary-file", "xray.json"], cwd=work, env={**env, "XRAY_PROJECT_KEY": "NOPE"},
+                            check=False)
+    assert failed.returncode == 16
+    assert run(lines[5]).startswith("import failed (exit 16): import junit.xml: Xray answered 400")
+
+
+def json_key(path: Path) -> str:
+    return str(json.loads(path.read_text())["key"])
