@@ -255,3 +255,19 @@ def test_the_readme_jq_lines_read_a_real_summary(sb: Sandbox, tmp_path: Path) ->
 
 def json_key(path: Path) -> str:
     return str(json.loads(path.read_text())["key"])
+
+
+def test_an_unwritable_dotenv_file_is_a_warning_after_the_key(sb: Sandbox, tmp_path: Path) -> None:
+    """--dotenv-file pointing at a folder: the import still succeeds and prints its key, then one warning
+    names the file (a rerun must not create a second Test Execution)."""
+    from tests.cli_helpers import xray_tasks
+
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<testsuite name="s"><testcase classname="a" name="t"/></testsuite>')
+    proc = xray_tasks("import-results", "--report", str(junit), "--dotenv-file", str(tmp_path),
+                      "--properties-file", str(tmp_path / "ok.properties"), env=sandbox_env(sb, tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "Imported junit.xml" in proc.stdout
+    warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and f"could not write --dotenv-file {tmp_path}" in warnings[0]
+    assert "XRAY_TESTS_PASSED=1\n" in (tmp_path / "ok.properties").read_text()

@@ -273,3 +273,10 @@ def test_a_database_from_before_failure_messages_is_upgraded(tmp_path: Path) -> 
         assert "failure" in columns
     finally:
         store.close()
+
+
+def test_the_banner_names_the_web_page(sb: Sandbox) -> None:
+    """The sandbox's start-up banner gives the address to open in a browser."""
+    from xray_tasks.sandbox.app import banner
+
+    assert f"In a browser: {sb.url}/ " in banner(sb)
