@@ -8,14 +8,20 @@ A report upload shows its progress, and then the wait for Xray's answer (:mod:`x
 ``Console.upload`` is the meter factory the client hands to the transport. It is shown with ``--json`` on
 a pipe (stderr is free), never with ``--quiet``, nor with ``--json`` on a terminal (stdout shares the
 screen).
+
+In GitHub Actions (``GITHUB_ACTIONS=true``) warnings and the final error line are written as workflow
+commands (``::warning::…``, ``::error::…``), and a Test Execution that received failed tests gets an
+``::error file=<report>::`` line, so they show as annotations on the run and on the report file. They go
+to stderr like every other line (the runner reads workflow commands from both streams).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -28,7 +34,7 @@ if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome, RunPlan
     from xray_tasks.plan import ImportPlan
 
-__all__ = ["Console", "clear_status", "err", "some"]
+__all__ = ["Console", "clear_status", "err", "error_line", "in_github_actions", "some", "workflow_command"]
 
 
 def err(message: str, stream: TextIO | None = None) -> None:
@@ -38,6 +44,38 @@ def err(message: str, stream: TextIO | None = None) -> None:
     with LOCK:
         out.write(line_prefix() + redact(message) + "\n")
         out.flush()
+
+
+def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether we run as a GitHub Actions step (the runner sets ``GITHUB_ACTIONS=true``)."""
+    return (os.environ if environ is None else environ).get("GITHUB_ACTIONS") == "true"
+
+
+def _escape(text: str, *, prop: bool = False) -> str:
+    """GitHub's escaping for a workflow command's message (and, with ``prop``, a property value)."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def workflow_command(level: str, message: str, *, file: str | None = None, title: str | None = None) -> str:
+    """``::error file=…,title=…::message`` (``level`` is error, warning or notice); the file is made relative
+    to ``GITHUB_WORKSPACE`` when it lies inside it, as GitHub wants it."""
+    props = []
+    if file:
+        workspace = os.environ.get("GITHUB_WORKSPACE")
+        if workspace and os.path.isabs(file) and Path(file).is_relative_to(workspace):
+            file = os.path.relpath(file, workspace)
+        props.append(f"file={_escape(file, prop=True)}")
+    if title:
+        props.append(f"title={_escape(title, prop=True)}")
+    return f"::{level}{' ' + ','.join(props) if props else ''}::{_escape(redact(message))}"
+
+
+def error_line(exc: BaseException) -> str:
+    """The last line of a failed task: ``xray-tasks: error: …``, secrets redacted; an ``::error::``
+    annotation in GitHub Actions."""
+    line = redact(f"xray-tasks: error: {exc}")
+    return workflow_command("error", line, title="xray-tasks") if in_github_actions() else line
 
 
 def clear_status(stream: TextIO | None = None) -> None:
@@ -78,8 +116,27 @@ class Console:
             err(("\x1b[K" if self.live else "") + message, self.stream)
 
     def warn(self, message: str) -> None:
-        """A warning: always shown."""
-        err(f"xray-tasks: warning: {message}", self.stream)
+        """A warning: always shown (a ``::warning::`` annotation in GitHub Actions)."""
+        line = f"xray-tasks: warning: {message}"
+        err(workflow_command("warning", line, title="xray-tasks") if in_github_actions() else line, self.stream)
+
+    def annotate_results(self, data: Mapping[str, Any]) -> None:
+        """In GitHub Actions, an ``::error file=<report>::`` annotation per Test Execution that received failed
+        tests (from the summary object's ``executions``), so the run shows where the failures are."""
+        if not in_github_actions():
+            return
+        for row in data.get("executions") or []:
+            totals = row.get("totals") or {}
+            failed = totals.get("failed", 0) + totals.get("aborted", 0)
+            if not failed:
+                continue
+            files = row.get("files") or []
+            where = some(files) if files else "the reports"
+            total = sum(v for v in totals.values() if isinstance(v, int))
+            link = f" {row['url']}" if row.get("url") else ""
+            err(workflow_command("error", f"{failed} of {total} tests failed in {where}; imported into "
+                                          f"{row['key']}{link}", file=files[0] if files else None,
+                                 title=f"{failed} failed tests ({row['key']})"), self.stream)
 
     def result(self, text: str) -> None:
         """A result line on stdout (not with --json)."""

@@ -4,7 +4,8 @@ It starts the sandbox on a free loopback port, runs the bundled pytest suite thr
 (and the bundled TestNG suite when a JDK and Debian's TestNG jars are present), authenticates, imports
 with the standard endpoint and with multipart + the default templates, goes once round the BDD loop with
 the bundled calculator feature when behave is installed (``import-features`` → ``export-features`` →
-behave → ``import-results``), and prints what the sandbox recorded for each Test Execution.
+behave → ``import-results``), prints what the sandbox recorded for each Test Execution and the address of
+its web pages (``--keep`` leaves them up, ``--open`` also opens them in a browser).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
+import webbrowser
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -109,7 +111,18 @@ def _run_tests(s: Settings) -> None:
         raise Exit(code=record.stop_code)
 
 
-def run_demo(keep: bool = False) -> None:
+def open_page(url: str) -> None:
+    """Open ``url`` in the user's browser ($BROWSER or the system's), or say to open it by hand."""
+    try:
+        opened = webbrowser.open(url)
+    except webbrowser.Error:
+        opened = False
+    print(f"Opened {url} in your browser." if opened else f"No browser could be started here: open {url} yourself.")
+
+
+def run_demo(keep: bool = False, open_browser: bool = False) -> None:
+    """The whole flow on a throw-away stand-in; ``keep`` leaves it (and its web pages) up until Ctrl-C,
+    ``open_browser`` opens the pages in a browser and implies ``keep``."""
     from xray_tasks.client import XrayClient
     from xray_tasks.sandbox import Sandbox
 
@@ -119,6 +132,7 @@ def run_demo(keep: bool = False) -> None:
     if importlib.util.find_spec("pytest") is None:
         raise SettingsError("the demo runs a small pytest suite, but pytest is not installed",
                             "pip install 'xray-tasks[demo]' (or pip install pytest)")
+    keep = keep or open_browser
     work = Path(tempfile.mkdtemp(prefix="xray-tasks-demo-"))
     sb = Sandbox().start()
     try:
@@ -166,10 +180,13 @@ def run_demo(keep: bool = False) -> None:
             if key in bdd:  # the runs landed on the Tests the feature import made
                 for run in execution.get("runs") or []:
                     print(f"    {run['test_key']:<9} {run['status']:<7} {run['name']}")
-        print(f"\nDone: {len(keys)} Test Executions created. Browse them as JSON at {sb.url}/sandbox/executions"
-              f"{'' if keep else ' (with --keep; the stand-in stops now)'}")
+        print(f"\nDone: {len(keys)} Test Executions created. See them in a browser at {sb.url}/ "
+              f"(as JSON at {sb.url}/sandbox/executions)"
+              f"{'' if keep else '; run the demo with --keep to keep the stand-in and its pages up'}")
         if keep:
-            print("The stand-in keeps running; press Ctrl-C to stop it.")
+            if open_browser:
+                open_page(f"{sb.url}/")
+            print("The stand-in keeps running; press Ctrl-C to stop it.", flush=True)
             try:
                 while True:
                     time.sleep(3600)

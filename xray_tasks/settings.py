@@ -324,6 +324,10 @@ class Settings:
                              flag="--on-error")
     verbose: bool = _setting(False, "trace every HTTP request and answer on stderr (credentials redacted)", _to_bool,
                              flag="--verbose")
+    dotenv_file: str | None = _setting(None, "write the Test Execution key, URL and counts to this file as NAME=value "
+                                       "lines (GitLab artifacts:reports:dotenv)", flag="--dotenv-file")
+    properties_file: str | None = _setting(None, "write the Test Execution key, URL and counts to this Java "
+                                           ".properties file (Jenkins readProperties)", flag="--properties-file")
     variables: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: what the user should know about how settings were resolved (an option that another one overrides)

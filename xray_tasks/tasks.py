@@ -27,7 +27,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xray_tasks.console import clear_status, err
+from xray_tasks.console import clear_status, err, error_line
 from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
 from xray_tasks.importer import ImportOptions
 from xray_tasks.redaction import redact
@@ -52,7 +52,7 @@ def exits_cleanly(func: F) -> F:
                 return func(c, *args, **kwargs)
         except XrayTasksError as exc:
             clear_status()  # a live progress line must not run into the error line
-            raise Exit(redact(f"xray-tasks: error: {exc}"), code=exc.exit_code) from None
+            raise Exit(error_line(exc), code=exc.exit_code) from None
         except KeyboardInterrupt as stop:
             clear_status()
             signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
@@ -133,7 +133,7 @@ PLACEHOLDERS = {
     "on_error": "fail|warn", "base_url": "URL", "region": "REGION", "deployment": "cloud|server", "command": "CMD",
     "port": "N", "db": "PATH", "host": "ADDR", "features": "PATH", "source": "NAME",
     "precondition_info_template": "FILE", "keys": "KEYS", "filter": "ID", "out": "DIR", "features_from": "KEYS",
-    "features_dir": "DIR",
+    "features_dir": "DIR", "dotenv_file": "FILE", "properties_file": "FILE",
 }
 #: the values shell completion offers for a flag (``xray-tasks import-results --format <TAB>``)
 CHOICES: dict[str, tuple[str, ...]] = {"format": FORMAT_CHOICES, "on_error": ("fail", "warn"),
@@ -225,6 +225,8 @@ OUTPUT_HELP = {
     "summary_file": "write the result (keys, files, totals, endpoint, duration) as JSON to this file",
     "quiet": "print only the result line (no progress lines)",
     "on_error": "fail: an import failure fails the step; warn: warn and exit with the tests' code (XRAY_ON_ERROR)",
+    "dotenv_file": "write the key, URL and counts as NAME=value lines for GitLab's dotenv report (XRAY_DOTENV_FILE)",
+    "properties_file": "write the key, URL and counts as a Java .properties file for Jenkins (XRAY_PROPERTIES_FILE)",
 }
 
 
@@ -239,7 +241,8 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
                    deployment: str | None = None, verbose: bool = False,
-                   strict_tags: bool = False) -> None:
+                   strict_tags: bool = False, dotenv_file: str | None = None,
+                   properties_file: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link.
 
     Examples:
@@ -255,7 +258,8 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
                                         format),
                      on_error=on_error, base_url=base_url, region=region, deployment=deployment,
-                     verbose=verbose or None, variables=variables)
+                     verbose=verbose or None, dotenv_file=dotenv_file, properties_file=properties_file,
+                     variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale,
                             strict_tags=strict_tags)
@@ -318,7 +322,8 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
        base_url: str | None = None, region: str | None = None, deployment: str | None = None,
        verbose: bool = False, strict_tags: bool = False, features_from: str | None = None,
-       features_dir: str | None = None) -> None:
+       features_dir: str | None = None, dotenv_file: str | None = None,
+       properties_file: str | None = None) -> None:
     """Run the tests, authenticate and import the results; exit with the tests' exit code.
 
     Before the tests run it checks what the import will need — settings, credentials, the report
@@ -336,7 +341,8 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
-                     deployment=deployment, verbose=verbose or None, variables=variables)
+                     deployment=deployment, verbose=verbose or None, dotenv_file=dotenv_file,
+                     properties_file=properties_file, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), strict_tags=strict_tags)
     if features_dir is not None and not features_from:
@@ -455,20 +461,22 @@ def sandbox(c: Context, port: str | None = None, db: str = ":memory:", host: str
     serve(host=host, port=whole_number(port, "--port", 8765), db=db, out=sys.stdout)
 
 
-@task(auto_shortflags=False, help={"keep": "keep the sandbox running after the demo, until Ctrl-C"})
+@task(auto_shortflags=False, help={"keep": "keep the sandbox and its web pages running after the demo, until Ctrl-C",
+                                  "open": "open the sandbox's web page in a browser (implies --keep)"})
 @exits_cleanly
-def demo(c: Context, keep: bool = False) -> None:
+def demo(c: Context, keep: bool = False, open: bool = False) -> None:
     """Try everything on a local Xray stand-in: run example tests, authenticate, import.
 
     Examples:
       xray-tasks demo
-      xray-tasks demo --keep                 # leave the stand-in running to look at it, until Ctrl-C
+      xray-tasks demo --keep                 # leave the stand-in and its web pages up, until Ctrl-C
+      xray-tasks demo --open                 # and open the pages in a browser (implies --keep)
 
     Exit codes: 0 every step worked; otherwise the code of the step that failed (see xray-tasks --help).
     """
     from xray_tasks.demo import run_demo
 
-    run_demo(keep=keep)
+    run_demo(keep=keep, open_browser=open)
 
 
 @task(auto_shortflags=False, help={**COMMON_HELP,

@@ -22,7 +22,7 @@ from xray_tasks.console import Console, err
 from xray_tasks.errors import ImportFailed, Interrupted, SettingsError, XrayTasksError
 from xray_tasks.importer import ImportOptions, ImportOutcome, plan_run, send_run
 from xray_tasks.merge import ScratchFolder
-from xray_tasks.reports import ReportInfo, find_reports
+from xray_tasks.reports import find_reports
 from xray_tasks.runner import run_command
 from xray_tasks.runrecord import RunRecord, save_record
 from xray_tasks.settings import Settings
@@ -84,21 +84,24 @@ def perform_import(s: Settings, options: ImportOptions, out: OutputOptions, reco
     outcome = _import(s, options, record, console, dry_run=dry_run, separate=separate, parallel=parallel)
     if outcome is None:
         return None
-    data = outputs.summary(outcome, outcome_totals(outcome, out), tests_exit=tests_exit)
+    data = outputs.summary(outcome, counts=outcome_counts(s, outcome, out), tests_exit=tests_exit)
     if out.as_json:  # the key goes out first: a side effect that fails below must not hide it
         console.data(data)
     else:
         console.imported(outcome)
-    for warning in outputs.write_outputs(data, out.summary_file):
+    console.annotate_results(data)
+    for warning in outputs.write_outputs(data, out.summary_file, dotenv_file=s.dotenv_file,
+                                         properties_file=s.properties_file):
         console.warn(warning)
     return outcome
 
 
-def outcome_totals(outcome: ImportOutcome, out: OutputOptions) -> dict[str, int] | None:
-    """Per-status counts of what was imported, when something will show them (they cost a parse)."""
-    if not (out.as_json or out.summary_file or os.environ.get("GITHUB_STEP_SUMMARY")):
+def outcome_counts(s: Settings, outcome: ImportOutcome, out: OutputOptions) -> dict[str, dict[str, int]] | None:
+    """Per-status counts of what each Test Execution received, when something will show them (they cost a
+    parse)."""
+    if not (out.as_json or outputs.shows_counts(out.summary_file, s.dotenv_file, s.properties_file)):
         return None
-    return ReportInfo([(p, plan.format) for plan, _ in outcome.results for p in plan.files]).totals
+    return outputs.count_results(outcome)
 
 
 def _import(s: Settings, options: ImportOptions, record: RunRecord | None, console: Console, *, dry_run: bool,
@@ -132,7 +135,8 @@ def _failed(s: Settings, exc: XrayTasksError, out: OutputOptions, console: Conso
                            exit_code=code if warn else exc.exit_code)
     if out.as_json:
         console.data(data)
-    for warning in outputs.write_outputs(data, out.summary_file):
+    for warning in outputs.write_outputs(data, out.summary_file, dotenv_file=s.dotenv_file,
+                                         properties_file=s.properties_file):
         console.warn(warning)
     if not warn:
         raise exc

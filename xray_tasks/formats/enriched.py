@@ -10,7 +10,8 @@ says about the Test and its run:
   ``test_summary``, ``test_description`` and ``testrun_comment`` (value or text/CDATA),
   ``testrun_evidence`` (``<item name="file.png">BASE64</item>``) and ``testrun_customfields``
   (``<item name="Field">value</item>``, several values joined by ``;`` with ``\\`` and ``;`` escaped
-  by a backslash); the legacy ``requirement`` attribute; ``started-at`` / ``finished-at``.
+  by a backslash); the legacy ``requirement`` attribute; ``started-at`` / ``finished-at``; the
+  ``message`` of ``<failure>`` / ``<error>`` (their text when there is none) as the run's failure.
 * TestNG: ``<attribute>`` ``test``, ``requirement`` (comma-separated), ``labels`` (space-separated),
   ``summary``, ``description``; ``started-at`` / ``finished-at``.
 * NUnit (2 and 3): test-case ``<property>`` ``Test`` / ``Requirement`` (the form public Xray samples
@@ -117,6 +118,8 @@ class TestDetails:
     #: Xray JSON ``iterations`` and ``examples`` as sent (statuses are checked by the importer)
     iterations: list[dict[str, Any]] = field(default_factory=list)
     examples: list[Any] = field(default_factory=list)
+    #: why the test failed, as the report says it (JUnit ``<failure message>``), at most TEXT_LIMIT characters
+    failure: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +285,7 @@ class _JUnitDetails(_JUnit):
         self._property: str | None = None
         self._text_sink = _Text()
         self._item: tuple[str, _Base64 | _Text] | None = None
+        self._failure: _Text | None = None
 
     def start(self, tag: str, attrs: dict[str, str]) -> None:
         opening = self.case is None and tag == "testcase"
@@ -294,7 +298,14 @@ class _JUnitDetails(_JUnit):
         if self.case is None:
             return
         depth = len(self.stack) - self.depth
-        if depth == 2 and tag == "property" and self.parent() == "properties":
+        if depth == 1 and tag in ("failure", "error") and self.details.failure is None:
+            message = (attrs.get("message") or "").strip()
+            if message:
+                self.details.failure = message[:TEXT_LIMIT]
+            else:  # no message attribute: the element's text says why
+                self._failure = _Text()
+                _listen(self.parser, self._failure)
+        elif depth == 2 and tag == "property" and self.parent() == "properties":
             name = attrs.get("name", "")
             value = attrs.get("value")
             if name in _TEXT_PROPERTIES:
@@ -320,6 +331,10 @@ class _JUnitDetails(_JUnit):
             _listen(self.parser, sink.feed if isinstance(sink, _Base64) else sink)
 
     def end(self, tag: str) -> None:
+        if self._failure is not None and tag in ("failure", "error"):
+            _listen(self.parser, None)
+            self.details.failure = self._failure.text or None
+            self._failure = None
         if self.case is not None and self._item is not None and tag == "item":
             name, sink = self._item
             self._item = None

@@ -26,6 +26,9 @@ What it speaks (the contract is docs/xray-api.md):
   :mod:`xray_tasks.sandbox.errors`; statuses and Test matching in :mod:`xray_tasks.sandbox.imports`.
 * Its own JSON API under ``/sandbox`` — :mod:`xray_tasks.sandbox.readapi` and
   :mod:`xray_tasks.sandbox.issueapi` (requirements, saved filters, a Test's Gherkin).
+* Web pages for a person at ``/`` (Test Executions with their runs, Tests, the request log) —
+  :mod:`xray_tasks.sandbox.web` (templates and style sheet in ``pages/``), read by
+  :mod:`xray_tasks.sandbox.webdata`.
 * Fault injection (429, 503, latency, dropped connections, expired tokens, wrong region, accept without
   parsing, dropped runs) — :mod:`xray_tasks.sandbox.faults`.
 
@@ -49,7 +52,8 @@ info/testInfo), ``imports`` (validation, Tests, runs), ``enrichment`` (what repo
 (:mod:`xray_tasks.gherkin`), ``featureapi`` (their endpoints), ``store`` and ``records`` (SQLite),
 ``graphql_syntax`` and ``graphql`` (the GraphQL language), ``xray_graphql`` (Xray's schema), ``jql``,
 ``jirafields``, ``statuses``, ``readback`` (Server read-back, Jira create, evidence downloads), ``tokens``
-(JWT), ``faults``, ``readapi``, ``issueapi``, ``config``, ``errors``.
+(JWT), ``faults``, ``readapi``, ``issueapi``, ``config``, ``errors``, ``web`` and ``webdata`` (the web
+pages).
 """
 
 from __future__ import annotations

@@ -132,6 +132,7 @@ def banner(sandbox: Sandbox) -> str:
         f"Xray sandbox (a local stand-in for Xray Cloud and Server/DC) at {url}",
         f"  database: {sandbox.store.path}   projects: {', '.join(sandbox.store.project_keys())} "
         f"(each with Test Plan <KEY>-1)",
+        f"  In a browser: {url}/  (Test Executions, their runs, Tests and the request log)",
         "",
         f"Xray Cloud  (XRAY_BASE_URL={url}, API root /api/v2 or /api/v1)",
         f"  client id:     {c.client_id}",

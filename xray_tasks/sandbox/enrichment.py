@@ -15,7 +15,8 @@ Rules (the sandbox's, where Xray's are not documented):
   create) are links; without a Test, a key tag naming nothing is refused as an unknown Test.
   Tags that are not keys become labels.
 * Several results for one Test in one import make one run: worst status (see
-  :mod:`~xray_tasks.sandbox.imports`), comments joined by a blank line, evidence, defects, iterations
+  :mod:`~xray_tasks.sandbox.imports`), comments and failure messages joined by a blank line, evidence,
+  defects, iterations
   and examples concatenated, custom fields merged (later wins), the earliest start and latest finish.
 * A run without times in the report finishes at the import and starts ``duration`` earlier.
 * A later import into the same execution replaces the run of that Test with everything it holds.
@@ -49,7 +50,8 @@ def merge(a: TestDetails, b: TestDetails) -> TestDetails:
         started=min((t for t in (a.started, b.started) if t), default=None, key=datetime.fromisoformat),
         finished=max((t for t in (a.finished, b.finished) if t), default=None, key=datetime.fromisoformat),
         executed_by=b.executed_by or a.executed_by, assignee=b.assignee or a.assignee,
-        iterations=a.iterations + b.iterations, examples=a.examples + b.examples)
+        iterations=a.iterations + b.iterations, examples=a.examples + b.examples,
+        failure="\n\n".join(dict.fromkeys(f for f in (a.failure, b.failure) if f)) or None)
 
 
 def check_statuses(details: TestDetails, allowed: Sequence[str]) -> None:

@@ -367,9 +367,12 @@ def evidence_response(rt: Runtime, evidence_id: str) -> Response:
         raise ApiError(404, f"Attachment {evidence_id} not found.")
     name = found["filename"]
     shown = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    # a report's evidence is anyone's file: opened in a browser, an HTML or SVG one must not run script
     return Response(200, bytes(found["data"]), {
         "Content-Type": found["content_type"],
-        "Content-Disposition": f"inline; filename=\"{shown}\"; filename*=UTF-8''{quote(name, safe='')}"})
+        "Content-Disposition": f"inline; filename=\"{shown}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+        "X-Content-Type-Options": "nosniff"})
 
 
 def server_attachment(rt: Runtime, req: Request, evidence_id: str) -> Response:

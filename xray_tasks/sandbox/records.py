@@ -3,8 +3,8 @@
 :class:`RunRecords` is mixed into :class:`~xray_tasks.sandbox.store.Store`; its tables live in the same
 SQLite database and are emptied by ``Store.reset``:
 
-* ``run_details`` — per run: comment, defects, start/finish, executed by, assignee, iterations,
-  examples, custom fields (replaced whenever the run is);
+* ``run_details`` — per run: comment, failure message, defects, start/finish, executed by, assignee,
+  iterations, examples, custom fields (replaced whenever the run is);
 * ``evidence`` — per run: file name, content type, full size and the first bytes kept (ids never reused,
   so an old download link never shows another file);
 * ``requirement_links`` — per Test: the requirement keys it covers;
@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from xray_tasks.formats.enriched import TestDetails
 
-__all__ = ["RECORDS_SCHEMA", "RECORDS_TABLES", "RunRecords"]
+__all__ = ["RECORDS_SCHEMA", "RECORDS_TABLES", "RunRecords", "upgrade_records"]
 
 RECORDS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_details (
     run_id INTEGER PRIMARY KEY, comment TEXT, defects TEXT NOT NULL, started TEXT, finished TEXT,
     executed_by TEXT, assignee TEXT, iterations TEXT NOT NULL, examples TEXT NOT NULL,
-    custom_fields TEXT NOT NULL);
+    custom_fields TEXT NOT NULL, failure TEXT);
 CREATE TABLE IF NOT EXISTS evidence (
     id INTEGER PRIMARY KEY AUTOINCREMENT, run_id INTEGER NOT NULL, filename TEXT NOT NULL,
     content_type TEXT NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL, created TEXT NOT NULL);
@@ -43,6 +43,16 @@ CREATE TABLE IF NOT EXISTS plan_executions (
     plan_id INTEGER NOT NULL, execution_id INTEGER NOT NULL, PRIMARY KEY (plan_id, execution_id));
 """
 RECORDS_TABLES = ("run_details", "evidence", "requirement_links", "environments", "plan_executions")
+#: columns added to a table after it first shipped: (table, column, SQL type), added to an older database
+RECORDS_ADDED_COLUMNS = (("run_details", "failure", "TEXT"),)
+
+
+def upgrade_records(conn: sqlite3.Connection) -> None:
+    """Add the columns a database made by an earlier version lacks (a ``--db`` file kept across versions)."""
+    for table, column, kind in RECORDS_ADDED_COLUMNS:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 _RUN_COLUMNS = ("r.id, r.execution_id, r.test_id, r.name, r.definition, r.status, r.duration, r.created, "
                 "r.updated, t.key AS test_key, e.key AS execution_key")
@@ -73,10 +83,10 @@ class RunRecords:
             conn.execute("DELETE FROM evidence WHERE run_id = ?", (run_id,))
             conn.execute(
                 "INSERT OR REPLACE INTO run_details (run_id, comment, defects, started, finished, executed_by, "
-                "assignee, iterations, examples, custom_fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "assignee, iterations, examples, custom_fields, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, details.comment, json.dumps(details.defects), details.started, details.finished,
                  details.executed_by, details.assignee, json.dumps(details.iterations),
-                 json.dumps(details.examples), json.dumps(details.custom_fields)))
+                 json.dumps(details.examples), json.dumps(details.custom_fields), details.failure))
             conn.executemany(
                 "INSERT INTO evidence (run_id, filename, content_type, size, data, created) VALUES (?, ?, ?, ?, ?, ?)",
                 [(run_id, e.filename, e.content_type, e.size, e.data, now) for e in details.evidence])
@@ -92,15 +102,18 @@ class RunRecords:
             return True
 
     def run_record(self, run_id: int) -> dict[str, Any]:
-        """The run's comment, defects, evidence (without bytes), times, iterations, examples, custom fields."""
+        """The run's comment, failure, defects, evidence (without bytes), times, iterations, examples, custom
+        fields."""
         row = self._one("SELECT * FROM run_details WHERE run_id = ?", (run_id,))
         evidence = [dict(e) | {"id": str(e["id"]), "truncated": e["kept"] < e["size"]} for e in self._q(
             "SELECT id, filename, content_type, size, length(data) AS kept, created FROM evidence "
             "WHERE run_id = ? ORDER BY id", (run_id,))]
         if row is None:
-            return {"comment": None, "defects": [], "evidence": evidence, "started": None, "finished": None,
-                    "executed_by": None, "assignee": None, "iterations": [], "examples": [], "custom_fields": {}}
-        return {"comment": row["comment"], "defects": _json(row["defects"], []), "evidence": evidence,
+            return {"comment": None, "failure": None, "defects": [], "evidence": evidence, "started": None,
+                    "finished": None, "executed_by": None, "assignee": None, "iterations": [], "examples": [],
+                    "custom_fields": {}}
+        return {"comment": row["comment"], "failure": row["failure"], "defects": _json(row["defects"], []),
+                "evidence": evidence,
                 "started": row["started"], "finished": row["finished"], "executed_by": row["executed_by"],
                 "assignee": row["assignee"], "iterations": _json(row["iterations"], []),
                 "examples": _json(row["examples"], []), "custom_fields": _json(row["custom_fields"], {})}

@@ -2,9 +2,10 @@
 
 HTTP/1.1 with keep-alive; ``Expect: 100-continue`` is answered with ``100 Continue`` before the body is
 read; bodies come with ``Content-Length`` or ``Transfer-Encoding: chunked`` and are spooled (at most
-8 MiB in memory). Every answer is JSON, except an exported feature file or zip. A body the handler did
-not need is still read to its end, so an early error (401, 429, 404…) reaches the client instead of a
-reset connection. Requests under ``/sandbox`` are not logged; every other request is, just before its
+8 MiB in memory). Every answer is JSON, except an exported feature file or zip and the web pages
+(:mod:`~xray_tasks.sandbox.web`). A body the handler did not need is still read to its end, so an early
+error (401, 429, 404…) reaches the client instead of a reset connection. Requests under ``/sandbox`` and
+for the web pages are not logged; every other request is, just before its
 answer is sent (``status`` is null for a dropped one), so a client that has its answer finds the request
 in the log.
 """
@@ -25,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from xray_tasks.sandbox import cloud, errors, featureapi, issueapi, readapi, readback, server_dc, xray_graphql
+from xray_tasks.sandbox import cloud, errors, featureapi, issueapi, readapi, readback, server_dc, web, xray_graphql
 from xray_tasks.sandbox.bodies import Body, BodyError
 from xray_tasks.sandbox.config import Runtime
 from xray_tasks.sandbox.errors import ApiError
@@ -207,6 +208,12 @@ ROUTES: tuple[Route, ...] = (
     Route(re.compile(r"/sandbox/reset"), {"POST": _read(readapi.reset)}),
     Route(re.compile(r"/sandbox/faults"), {"GET": _read(readapi.faults), "POST": _read(readapi.faults),
                                            "DELETE": _read(readapi.faults)}),
+    Route(re.compile(r"/"), {"GET": _read(web.executions)}),
+    Route(re.compile(r"/executions/([^/]+)"), {"GET": _with(web.execution)}),
+    Route(re.compile(r"/tests"), {"GET": _read(web.tests)}),
+    Route(re.compile(r"/requests"), {"GET": _read(web.requests)}),
+    Route(re.compile(r"/style\.css"), {"GET": _read(web.style)}),
+    Route(re.compile(r"/favicon\.ico"), {"GET": _read(web.favicon)}),
 )
 
 
@@ -301,7 +308,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path
         query = parse_qsl(url.query, keep_blank_values=True)
-        internal = path == "/sandbox" or path.startswith("/sandbox/")
+        internal = path == "/sandbox" or path.startswith("/sandbox/") or web.PAGE_PATH.fullmatch(path) is not None
         if rt.faults.take_expire_tokens():
             rt.tokens.revoke_all()
         try:

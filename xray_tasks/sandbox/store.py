@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from xray_tasks.sandbox.records import RECORDS_SCHEMA, RECORDS_TABLES, RunRecords
+from xray_tasks.sandbox.records import RECORDS_SCHEMA, RECORDS_TABLES, RunRecords, upgrade_records
 
 __all__ = ["FIRST_ISSUE_ID", "ISSUE_TYPES", "REQUIREMENT_TYPES", "Store", "now_iso"]
 
@@ -102,6 +102,7 @@ class Store(RunRecords):
                 self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.executescript(_SCHEMA)
             self._conn.executescript(RECORDS_SCHEMA)
+            upgrade_records(self._conn)
             with self.transaction():
                 self._seed()
 
