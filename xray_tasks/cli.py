@@ -33,6 +33,9 @@ from invoke.parser.argument import Argument
 from invoke.parser.context import ParserContext, to_flag
 from invoke.program import Program
 
+from xray_tasks import __version__
+from xray_tasks.errors import one_line
+from xray_tasks.redaction import redact
 from xray_tasks.tasks import CHOICES, PLACEHOLDERS, ns
 
 __all__ = ["REMOVED_OPTIONS", "USAGE_ERROR", "XrayTasksProgram", "main", "program"]
@@ -97,17 +100,6 @@ exit code when they failed and their results were imported."""
 
 class XrayTasksProgram(Program):
     """Invoke's ``Program`` with the core options, help, completion and usage errors of ``xray-tasks``."""
-
-    @property
-    def version(self) -> str:
-        """Looked up only when ``--version`` prints it (importlib.metadata is slow to import)."""
-        from xray_tasks import __version__
-
-        return __version__
-
-    @version.setter
-    def version(self, value: str) -> None:
-        pass  # Program.__init__ assigns it; the property above is the source
 
     def core_args(self) -> list[Argument]:
         return core_arguments()
@@ -417,9 +409,6 @@ def _project_file() -> str:
 
 
 def _unreadable(what: str, exc: Exception) -> str:
-    from xray_tasks.errors import one_line
-    from xray_tasks.redaction import redact
-
     detail = str(exc).splitlines()
     mark = getattr(exc, "problem_mark", None)
     reason = getattr(exc, "problem", None) or (detail[0] if detail else type(exc).__name__)
@@ -430,7 +419,8 @@ def _unreadable(what: str, exc: Exception) -> str:
                            "'xray:' then indented 'key: value' lines), or remove it"))
 
 
-program = XrayTasksProgram(namespace=ns, name="xray-tasks", binary="xray-tasks", binary_names=["xray-tasks"])
+program = XrayTasksProgram(namespace=ns, name="xray-tasks", binary="xray-tasks", binary_names=["xray-tasks"],
+                           version=__version__)
 
 
 def main() -> None:

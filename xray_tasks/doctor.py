@@ -33,9 +33,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from xray_tasks.auth import TokenCache, cache_mode_problem
+from xray_tasks.console import err
 from xray_tasks.errors import SettingsError, XrayTasksError
+from xray_tasks.formats import FORMAT_LABELS
+from xray_tasks.preflight import placeholder_report
 from xray_tasks.redaction import redact, redact_data
+from xray_tasks.reports import ReportInfo, detect, find_reports, own_output
 from xray_tasks.settings import CLOUD_HOST, REGIONS, SETTINGS, Settings
+from xray_tasks.templating import build_context, find_template, render_template
 
 if TYPE_CHECKING:
     import httpx
@@ -51,7 +57,6 @@ PLACEHOLDER_URL = "https://base-url.invalid"
 @dataclass(frozen=True)
 class Check:
     """One line of the doctor's report."""
-
     name: str
     status: str
     detail: str
@@ -192,7 +197,6 @@ def reachability_check(s: Settings, http: httpx.Client) -> Check:
                      "check XRAY_BASE_URL (the host name), the network and HTTPS_PROXY")
     ms = (time.monotonic() - started) * 1000
     if s.verbose:
-        from xray_tasks.console import err
 
         err(f"xray-tasks: http: GET {s.base_url}/ → {resp.status_code} in {ms / 1000:.2f}s (reachability)")
     if resp.status_code == 404:
@@ -206,8 +210,6 @@ def reachability_check(s: Settings, http: httpx.Client) -> Check:
 
 def token_cache_check(s: Settings) -> Check:
     """Where the Cloud token cache is, whether its mode is safe, and until when a cached token is valid."""
-    from xray_tasks.auth import TokenCache, cache_mode_problem
-
     if not s.is_cloud:
         return Check("token cache", OK, "not used on Server/DC (every request carries the credentials)")
     cache = TokenCache.for_settings(s)
@@ -276,7 +278,6 @@ def report_checks(s: Settings, fmt: str = "auto") -> tuple[list[Check], list[tup
     """Each report path/glob resolves and its format is detected; sizes fit XRAY_MAX_REQUEST_MB. Our own
     outputs (summary file, run record) are skipped as the import skips them. A report not written yet is
     a WARN when a test command is set (ci and run-tests write it), a FAIL otherwise."""
-    from xray_tasks.reports import detect, find_reports, own_output
 
     if not s.report:
         return [Check("reports", WARN, "no report configured", "pass --report PATH or set XRAY_REPORT")], []
@@ -299,7 +300,6 @@ def report_checks(s: Settings, fmt: str = "auto") -> tuple[list[Check], list[tup
             checks.append(_not_yet(f"report {path.name}", exc, s) if not path.exists() else
                           _fail(f"report {path.name}", exc))
             continue
-        from xray_tasks.formats import FORMAT_LABELS
 
         found.append((path, detected))
         checks.append(Check(f"report {path.name}", OK, f"{path} ({FORMAT_LABELS[detected]})"))
@@ -336,10 +336,6 @@ def _not_yet(name: str, exc: XrayTasksError, s: Settings) -> Check:
 def template_checks(s: Settings, reports: Sequence[tuple[Path, str]], *, info_template: str | None = None,
                     test_info_template: str | None = None) -> list[Check]:
     """Each template renders to valid issue JSON with the current variables."""
-    from xray_tasks.preflight import placeholder_report
-    from xray_tasks.reports import ReportInfo
-    from xray_tasks.templating import build_context, find_template, render_template
-
     if not s.project_key:
         return [Check("templates", WARN, "not rendered: no project key (multipart needs one)",
                       "set XRAY_PROJECT_KEY (or --project) to use --multipart and templates")]

@@ -40,6 +40,7 @@ from xray_tasks.featurepreview import FilePreview, preview
 from xray_tasks.merge import ScratchFolder
 from xray_tasks.plan import Request
 from xray_tasks.settings import Settings
+from xray_tasks.templating import build_context, render_template
 from xray_tasks.workflow import WARNABLE_EXIT_CODES
 
 __all__ = ["FeatureOptions", "FeaturePlan", "import_features_step", "plan_features"]
@@ -52,7 +53,6 @@ PART_NAMES = {"cloud": ("testInfo", "precondInfo"), "server": ("testInfo", "preC
 @dataclass(frozen=True)
 class FeatureOptions:
     """What the user asked ``import-features`` for, beyond the settings."""
-
     patterns: tuple[str, ...]
     source: str | None = None
     update_repository: bool = False
@@ -63,7 +63,6 @@ class FeatureOptions:
 @dataclass(frozen=True)
 class FeaturePlan:
     """The feature import request, and what a dry run shows of it."""
-
     endpoint: str
     query: dict[str, str]
     features: FeatureSet
@@ -120,8 +119,6 @@ def _check_options(s: Settings, options: FeatureOptions) -> None:
 
 def _render(s: Settings, part: str, explicit: str, flag: str, features: FeatureSet) -> tuple[str, dict[str, Any]]:
     """A ``testInfo`` / ``precondInfo`` template rendered, parsed and checked (templates' rules)."""
-    from xray_tasks.templating import build_context, render_template
-
     path = Path(explicit).expanduser()
     if not path.is_file():
         raise TemplateError(f"template {explicit} not found", f"check the path given to {flag}")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from xray_tasks.formats import FORMAT_LABELS
 from xray_tasks.redaction import redact_data
-from xray_tasks.reports import SUMMARY_KIND  # marks a summary file: a later run never takes it for a report
+from xray_tasks.reports import SUMMARY_KIND, ReportInfo  # marks a summary file: a later run never takes it for a report
 
 if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome
@@ -48,8 +48,6 @@ DOTENV_VALUE_LIMIT = 2048
 
 def count_results(outcome: ImportOutcome) -> dict[str, dict[str, int]]:
     """Per-status counts of what each Test Execution received, by key (this parses every imported report)."""
-    from xray_tasks.reports import ReportInfo
-
     by_key: dict[str, dict[str, int]] = {}
     for plan, result in outcome.results:
         counts = by_key.setdefault(result.key, {})

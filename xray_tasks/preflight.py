@@ -22,11 +22,15 @@ from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
+from xray_tasks.auth import cloud_credentials, server_auth
 from xray_tasks.console import err
 from xray_tasks.errors import SettingsError, XrayUnavailableError
 from xray_tasks.formats import STATUSES
 from xray_tasks.importer import ImportOptions
+from xray_tasks.plan import decide, implied_templates
+from xray_tasks.runrecord import RunRecord
 from xray_tasks.settings import Settings
+from xray_tasks.templating import build_context, find_template, render_template
 
 __all__ = ["placeholder_report", "placeholder_run", "preflight"]
 
@@ -40,8 +44,6 @@ def placeholder_report() -> Any:
 
 def placeholder_run(command: str | None, reports: tuple[str, ...]) -> dict[str, Any]:
     """What templates see as ``run`` before the tests ran: a finished, passing run of ``command``."""
-    from xray_tasks.runrecord import RunRecord
-
     now = time.time()
     return RunRecord(command=command or "", started=now, finished=now, exit_code=0, reports=reports,
                      state="finished").template_vars()
@@ -49,10 +51,6 @@ def placeholder_run(command: str | None, reports: tuple[str, ...]) -> dict[str, 
 
 def preflight(s: Settings, options: ImportOptions, *, command: str | None = None) -> None:
     """Raise what the import after the tests would raise, as far as it can be known before them."""
-    from xray_tasks.auth import cloud_credentials, server_auth
-    from xray_tasks.plan import decide, implied_templates
-    from xray_tasks.templating import build_context, find_template, render_template
-
     if not s.report:
         raise SettingsError("ci: no report to import after the tests",
                             "pass --report PATH (where the tests write their reports; a folder or a glob works) "

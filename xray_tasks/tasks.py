@@ -27,9 +27,11 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xray_tasks.console import clear_status, err, error_line
+from xray_tasks import doctor as checks_
+from xray_tasks.console import Console, clear_status, err, error_line
 from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
 from xray_tasks.importer import ImportOptions
+from xray_tasks.preflight import preflight
 from xray_tasks.redaction import redact
 from xray_tasks.runrecord import load_record, recorded_exit_code
 from xray_tasks.settings import DEPLOYMENTS, FORMAT_CHOICES, REGIONS, Settings, resolve_settings
@@ -348,14 +350,13 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     if features_dir is not None and not features_from:
         raise SettingsError("--features-dir without --features-from", "add --features-from KEYS to export the "
                             "features into it before the tests run")
-    from xray_tasks.preflight import preflight
 
     preflight(s, options, command=command)
     if features_from is not None:  # the BDD loop: export the features, run them, import the results
-        from xray_tasks.console import Console
-        from xray_tasks.featureexport import export_before_tests
 
-        export_before_tests(s, features_from, features_dir, clean, Console(as_json=json, quiet=quiet))
+        from xray_tasks import featureexport  # loads httpx
+
+        featureexport.export_before_tests(s, features_from, features_dir, clean, Console(as_json=json, quiet=quiet))
     record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
     if record.stop_code is not None:  # Ctrl-C / SIGTERM: the interrupted run's reports are not imported
         raise Exit(code=record.stop_code)
@@ -396,7 +397,7 @@ def import_features(c: Context, features: list[str] | None = None, project: str 
     file found; 14 template; 15 authentication; 16 Xray imported nothing or reported errors for some files
     (--on-error warn turns this into a warning); 17 Xray unreachable; 130/143 interrupted.
     """
-    from xray_tasks.features import FeatureOptions, import_features_step
+    from xray_tasks.features import FeatureOptions, import_features_step  # loads httpx
 
     variables = parse_vars(var)
     s = settings_for(c, project_key=project, on_error=on_error, base_url=base_url, region=region,
@@ -428,16 +429,16 @@ def export_features(c: Context, keys: list[str] | None = None, filter: str | Non
     authentication; 16 Xray refused the keys, or the zip is unsafe or too large; 17 Xray unreachable;
     130/143 interrupted.
     """
-    from xray_tasks.console import Console
-    from xray_tasks.featureexport import DEFAULT_OUT, ExportRequest, export_features, show_exported, split_keys
+    from xray_tasks import featureexport  # loads httpx
 
     s = settings_for(c, base_url=base_url, region=region, deployment=deployment, verbose=verbose or None)
-    done = export_features(s, ExportRequest(split_keys(keys or [], "--keys"), filter, Path(out or DEFAULT_OUT),
-                                            clean))
+    request = featureexport.ExportRequest(featureexport.split_keys(keys or [], "--keys"), filter,
+                                          Path(out or featureexport.DEFAULT_OUT), clean)
+    done = featureexport.export_features(s, request)
     console = Console(as_json=json)
     if json:
         console.data(done.to_dict())
-    show_exported(console, done)
+    featureexport.show_exported(console, done)
 
 
 @task(auto_shortflags=False, help={"port": "port on 127.0.0.1 (default 8765; 0 picks a free one)",
@@ -502,7 +503,6 @@ def doctor(c: Context, report: list[str] | None = None, format: str | None = Non
 
     Exit codes: 0 nothing failed (warnings allowed); 11 at least one check failed (named on stderr).
     """
-    from xray_tasks import doctor as checks_
 
     variables = parse_vars(var)
     flags = {"report": tuple(report or ()) or None, "report_format": format, "project_key": project,
