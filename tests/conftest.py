@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from xray_tasks.sandbox import Sandbox
 
 pytest_plugins = ["tests.runners"]
 
@@ -28,3 +31,17 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run the test inside an empty temporary working directory."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    """A fresh sandbox (the local Xray stand-in, both dialects) on a free loopback port, for one test: its
+    store holds only what the test sent."""
+    with Sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def sandbox(sb: Sandbox) -> Sandbox:
+    """The same fresh sandbox, under the name the sandbox's own tests use."""
+    return sb

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +45,6 @@ When('I add {int} and {int}', function (a, b) { this.result = a + b; });
 When('I subtract {int} from {int}', function (a, b) { this.result = b - a; });
 Then('the result is {int}', function (n) { assert.strictEqual(this.result, n); });
 """
-
-
-@pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
 
 
 def dialect_env(sb: Sandbox, tmp: Path, dialect: str, **extra: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -110,12 +110,6 @@ def test_the_settings_come_from_the_environment_too(tmp_path: Path) -> None:
     assert resolve_settings(flags={"dotenv_file": "b.env"}, environ=env).dotenv_file == "b.env"
 
 
-@pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
-
-
 def project(tmp_path: Path) -> Path:
     """A project checkout with a pytest suite (one test passes, one fails)."""
     work = tmp_path / "project"
@@ -194,14 +188,16 @@ def test_the_jenkins_example_marks_failed_tests_unstable(sb: Sandbox, tmp_path: 
     and counts back; the import succeeded and the tests failed, the two conditions of its UNSTABLE branch."""
     text = (EXAMPLES / "Jenkinsfile.properties").read_text()
     steps = jenkins_shell_steps(text)
-    assert steps[0] == "pip install xray-tasks" and steps[1] == "rm -f xray.properties"
+    assert steps[0] == "python3 -m venv .venv" and steps[1].startswith(".venv/bin/pip install ")  # PEP 668 agents
+    assert steps[2] == "rm -f xray.properties"
     assert "readProperties(file: 'xray.properties')" in text and "unstable(" in text
     work = project(tmp_path)
+    (work / ".venv").symlink_to(Path(sys.executable).parent.parent)  # the agent's venv: this one
     (work / "xray.properties").write_text("XRAY_IMPORT_OK=true\n")  # an earlier build's file
     env = ci_env(sb, tmp_path, {"XRAY_PROJECT_KEY": "DEMO"})
-    assert run_script(steps[:2], work, env).returncode == 0
+    assert run_script(steps[2:3], work, env).returncode == 0
     assert not (work / "xray.properties").exists()
-    code = run_script(steps[2:], work, env).returncode
+    code = run_script(steps[3:], work, env).returncode
     assert code == 1  # pytest's own code: some tests failed
     xray = java_properties(work / "xray.properties", tmp_path)
     assert xray["XRAY_IMPORT_OK"] == "true"

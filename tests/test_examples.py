@@ -10,7 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +26,6 @@ PLACEHOLDER_INSTALL = '"xray-tasks @ git+https://github.com/YOUR-ORG/xray-tasks.
 
 PASSING = "def test_adds():\n    assert 1 + 1 == 2\n"
 FAILING = "def test_adds():\n    assert 1 + 1 == 2\n\n\ndef test_breaks():\n    assert 1 + 1 == 3\n"
-
-
-@pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    """A fresh sandbox per test: its store holds only what the example imported."""
-    with Sandbox() as sandbox:
-        yield sandbox
 
 
 def project(tmp_path: Path, suite: str) -> Path:

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -27,12 +26,6 @@ from xray_tasks.sandbox import Sandbox
 from xray_tasks.transport import stays_on_machine
 
 JUNIT = '<testsuite name="h" tests="1"><testcase classname="hard.Case" name="test_it"/></testsuite>'
-
-
-@pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
 
 
 @pytest.fixture

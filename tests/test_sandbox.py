@@ -12,7 +12,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,16 +137,6 @@ class Api:
         reply = call(self.base, "GET", path)
         assert reply.status == 200, reply.body
         return reply.body
-
-
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """A fresh in-memory sandbox serving on a free loopback port."""
-    sb = Sandbox().start()
-    try:
-        yield sb
-    finally:
-        sb.close()
 
 
 @pytest.fixture

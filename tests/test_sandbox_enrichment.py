@@ -91,16 +91,6 @@ See run.log for the steps.]]></property>
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """A fresh in-memory sandbox on a free loopback port."""
-    sb = Sandbox().start()
-    try:
-        yield sb
-    finally:
-        sb.close()
-
-
-@pytest.fixture
 def cloud(sandbox: Sandbox) -> Iterator[Cloud]:
     client = Cloud(sandbox)
     try:

@@ -9,12 +9,10 @@ import re
 import sqlite3
 import struct
 import zlib
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.cli_helpers import pytest_suite, sandbox_env, xray_tasks
 from xray_tasks.formats.enriched import iter_enriched
@@ -100,12 +98,6 @@ def parse(html: str) -> Links:
     parser = Links()
     parser.feed(html)
     return parser
-
-
-@pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
 
 
 def get(sb: Sandbox, path: str) -> httpx.Response:

@@ -25,16 +25,6 @@ FIELDS = {"project": {"key": "DEMO"}, "issuetype": {"name": "Test Execution"}, "
 
 
 @pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
-    """A fresh in-memory sandbox on a free loopback port."""
-    sb = Sandbox().start()
-    try:
-        yield sb
-    finally:
-        sb.close()
-
-
-@pytest.fixture
 def jira(sandbox: Sandbox) -> Iterator[httpx.Client]:
     """An httpx client with the sandbox's Server/DC Basic credentials."""
     with httpx.Client(base_url=sandbox.url, auth=AUTH, timeout=30) as client:
