@@ -35,7 +35,7 @@ from xray_tasks.runrecord import load_record, recorded_exit_code
 from xray_tasks.settings import Settings, resolve_settings
 from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
-__all__ = ["authenticate", "ci", "demo", "doctor", "import_results", "ns", "run_tests", "sandbox"]
+__all__ = ["authenticate", "ci", "demo", "doctor", "import_results", "map_init", "ns", "run_tests", "sandbox"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -172,6 +172,21 @@ IMPORT_HELP = {
     "allow_stale": "import a report even if it is older than the recorded test run",
     "exit_with_tests": "after importing, exit with the recorded test run's exit code (separate CI steps)",
 }
+ENRICH_HELP = {
+    "map": "YAML or CSV file giving tests their Test keys, requirements and labels (XRAY_MAP)",
+    "evidence": "screenshots/logs folder, glob or file to attach to matching tests' runs (repeatable)",
+    "evidence_for": "failed (default: failing and flaky tests) or all: whose evidence is attached",
+    "reruns": "several attempts of one test: last (default) or worst is sent, or all as they are",
+}
+
+
+def _enrich_flags(map: str | None, evidence: list[str] | None, evidence_for: str | None,
+                  reruns: str | None) -> dict[str, Any]:
+    if evidence and any(not e.strip() for e in evidence):
+        raise SettingsError("--evidence was given an empty path (an unset CI variable?)",
+                            "pass the folder or glob the tests write screenshots and logs to")
+    return {"map": map, "evidence": tuple(evidence or ()) or None, "evidence_for": evidence_for,
+            "reruns": reruns}
 
 
 def _import_flags(project: str | None, test_exec: str | None, test_plan: str | None, test_env: list[str] | None,
@@ -199,7 +214,8 @@ OUTPUT_HELP = {
 }
 
 
-@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP}, iterable=["report", "test_env", "var"])
+@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP, **ENRICH_HELP},
+      iterable=["report", "test_env", "var", "evidence"])
 @exits_cleanly
 def import_results(c: Context, report: list[str] | None = None, format: str | None = None,
                    project: str | None = None, test_exec: str | None = None, test_plan: str | None = None,
@@ -209,11 +225,12 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: str | None = None,
                    summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
-                   deployment: str | None = None) -> None:
+                   deployment: str | None = None, map: str | None = None, evidence: list[str] | None = None,
+                   evidence_for: str | None = None, reruns: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link."""
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
-                                        format),
+                                        format), **_enrich_flags(map, evidence, evidence_for, reruns),
                      on_error=on_error, base_url=base_url, region=region, deployment=deployment,
                      variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
@@ -246,10 +263,10 @@ IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
 
 
 @task(auto_shortflags=False, help={**{k: v for k, v in IMPORT_HELP.items() if k not in IMPORT_ONLY_FLAGS},
-            **COMMON_HELP, **OUTPUT_HELP,
+            **COMMON_HELP, **OUTPUT_HELP, **ENRICH_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "clean": "delete the report files before running the tests"},
-      iterable=["report", "test_env", "var"])
+      iterable=["report", "test_env", "var", "evidence"])
 @exits_cleanly
 def ci(c: Context, command: str | None = None, report: list[str] | None = None, format: str | None = None,
        project: str | None = None, test_plan: str | None = None, test_env: list[str] | None = None,
@@ -257,10 +274,13 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        info_template: str | None = None, test_info_template: str | None = None, var: list[str] | None = None,
        json: bool = False, clean: bool = False, separate: bool = False, parallel: str | None = None,
        summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
-       base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
+       base_url: str | None = None, region: str | None = None, deployment: str | None = None,
+       map: str | None = None, evidence: list[str] | None = None, evidence_for: str | None = None,
+       reruns: str | None = None) -> None:
     """Run the tests, authenticate and import the results; exit with the tests' exit code."""
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
+                     **_enrich_flags(map, evidence, evidence_for, reruns),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
                      deployment=deployment, variables=variables)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
@@ -326,4 +346,18 @@ def doctor(c: Context, report: list[str] | None = None, format: str | None = Non
                    code=SettingsError.exit_code)
 
 
-ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo, doctor)
+@task(auto_shortflags=False, help={"report": "report path, directory or glob to list the tests of (repeatable)",
+                                  "format": "auto (detect from content) or the report format",
+                                  "out": "write the map to this file instead of stdout (refused if it exists)"},
+      iterable=["report"])
+@exits_cleanly
+def map_init(c: Context, report: list[str] | None = None, format: str | None = None, out: str | None = None) -> None:
+    """Write a starting map file listing every test of the reports, each with an empty key to fill in."""
+    from xray_tasks.testmap import write_starting_map
+
+    check_reports_given(report)
+    s = settings_for(c, report=tuple(report or ()) or None, report_format=format)
+    write_starting_map(s, out)
+
+
+ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo, doctor, map_init)

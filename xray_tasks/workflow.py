@@ -100,7 +100,13 @@ def outcome_totals(outcome: ImportOutcome, out: OutputOptions) -> dict[str, int]
         return None
     from xray_tasks.reports import ReportInfo
 
-    return ReportInfo([(p, plan.format) for plan, _ in outcome.results for p in plan.files]).totals
+    files = [(p, plan.format) for plan, _ in outcome.results for p in plan.files]
+    sent = outcome.enrichment.totals if outcome.enrichment is not None else {}  # reports as rewritten
+    totals = ReportInfo([f for f in files if str(f[0]) not in sent]).totals if len(sent) < len(files) else {}
+    for counts in (sent[str(p)] for p, _ in files if str(p) in sent):
+        for status, n in counts.items():
+            totals[status] = totals.get(status, 0) + n
+    return totals
 
 
 def _import(s: Settings, options: ImportOptions, record: RunRecord | None, console: Console, *, dry_run: bool,
