@@ -308,13 +308,16 @@ class Rewrites:
         """Files the map's ``evidence:`` lists name for its entries' tests."""
         by_path = {f.path.resolve(): i for i, f in enumerate(self.files)}
         cap = int(self.options.evidence_max_mb * 1024 * 1024)
-        for row, definition, hit in self.db.execute("SELECT id, definition, hit FROM t WHERE hit IS NOT NULL "
-                                                    "AND dropped=0").fetchall():
-            patterns = json.loads(hit)["evidence"]
-            if not patterns or not self._wants_evidence(row):
+        found: dict[tuple[str, ...], list[EvidenceFile]] = {}
+        rows = self.db.execute("SELECT id, definition, hit FROM t WHERE hit IS NOT NULL AND dropped=0 AND "
+                               "json_array_length(hit, '$.evidence') > 0").fetchall()  # only entries naming files
+        for row, definition, hit in rows:
+            patterns = tuple(json.loads(hit)["evidence"])
+            if not self._wants_evidence(row):
                 continue
-            named, _ = find_evidence([], patterns)
-            for f in named:
+            if patterns not in found:
+                found[patterns] = find_evidence([], patterns)[0]
+            for f in found[patterns]:
                 i = by_path.get(f.path.resolve())
                 if i is not None:
                     self._named_files.add(i)
@@ -359,8 +362,18 @@ class Rewrites:
             self.summary.totals[str(self.reports[n][0])] = dict.fromkeys(STATUSES, 0)
         for n, status, count in self.db.execute(counted):
             self.summary.totals[str(self.reports[n][0])][status] = int(count)
-        for row in self.db.execute("SELECT definition, key, hit FROM t WHERE hit IS NOT NULL AND dropped=0"):
-            self._mapped(row)
+        said: dict[str, list[str]] = {"key": [], "keys": [], "info": []}
+        for row in self.db.execute("SELECT definition, key, hit, file, given FROM t WHERE hit IS NOT NULL AND "
+                                   "dropped=0"):
+            self._mapped(row, said)
+        for kind in ("key", "keys"):
+            more = len(said[kind]) - 5
+            self.summary.notes += said[kind][:5] + ([f"… and {more} more like these"] if more > 0 else [])
+        if said["info"]:
+            self.summary.notes.append(
+                f"{len(said['info'])} Xray JSON test(s) have no testInfo ({', '.join(said['info'][:3])}): the map's "
+                "requirements and labels are not added to them (Xray reads those from testInfo, which also needs "
+                "a summary, project and type); only their key is set")
         if self.map:
             for entry in self.map.unused():
                 self.summary.notes.append(f"{entry.where} (match {entry.match!r}) matched no test")
@@ -387,15 +400,17 @@ class Rewrites:
     def _file_of(self, row: int) -> int:
         return int(self.db.execute("SELECT file FROM t WHERE id=?", (row,)).fetchone()[0])
 
-    def _mapped(self, row: tuple[Any, ...]) -> None:
-        definition, key, hit_text = row
+    def _mapped(self, row: tuple[Any, ...], said: dict[str, list[str]]) -> None:
+        definition, key, hit_text, file, given = row
         hit = json.loads(hit_text)
         self.summary.mapped += 1
         if key and hit["key"] and key != hit["key"]:
-            self.summary.notes.append(f"{definition}: the report's key {key} wins over the map's {hit['key']}")
+            said["key"].append(f"{definition}: the report's key {key} wins over the map's {hit['key']}")
         for other in hit["other_keys"]:
-            self.summary.notes.append(f"{definition}: the map gives it {hit['key']} and {other}; {hit['key']} "
-                                      "(the first entry's) is used")
+            said["keys"].append(f"{definition}: the map gives it {hit['key']} and {other}; {hit['key']} "
+                                "(the first entry's) is used")
+        if self.reports[file][1] == "xray" and "info" not in (given or "") and (hit["requirements"] or hit["labels"]):
+            said["info"].append(definition)
         parts = [f"→ {key or hit['key']}" if key or hit["key"] else "→ (no key)"]
         if hit["requirements"]:
             parts.append(f"requirements {', '.join(hit['requirements'])}")

@@ -43,7 +43,8 @@ class Found(TestResult):
     close: int = 0
     #: the end of its ``<properties>`` (JUnit, NUnit) or ``<attributes>`` (TestNG), or -1
     inside: int = -1
-    #: what the report already sets for it: "requirements", "labels", "comment", "evidence"
+    #: what the report already sets for it: "requirements", "labels", "comment", "evidence" (and "info":
+    #: an Xray JSON test has a testInfo)
     given: frozenset[str] = frozenset()
     #: an existing ``testrun_comment`` property: (start, end, its text) — JUnit only
     comment: tuple[int, int, str] | None = None
@@ -68,7 +69,7 @@ class _Scan(_XmlReader):
 
     def __init__(self, label: str, parser: Any) -> None:
         super().__init__(label, parser)
-        self.test: dict[str, Any] | None = None
+        self._open: dict[str, Any] | None = None
         self.groups: list[str] = []
         self.held: TestResult | None = None
         self._sink: list[str] | None = None
@@ -99,50 +100,50 @@ class _Scan(_XmlReader):
     def on_start(self, name: str, attrs: dict[str, str]) -> None:
         tag = name.rpartition(":")[2]
         at = self.parser.CurrentByteIndex
-        opening = self.test is None and tag == self.test_tag and (
+        opening = self._open is None and tag == self.test_tag and (
             not self.test_parents or (self.stack[-1] if self.stack else "") in self.test_parents)
-        if self.test is None and not opening:
+        if self._open is None and not opening:
             self.group_start(tag, attrs)
         before = len(self.out)
         super().on_start(name, attrs)
         if opening:
-            self.test = {"start": at, "depth": len(self.stack), "inside": -1, "given": set(),
+            self._open = {"start": at, "depth": len(self.stack), "inside": -1, "given": set(),
                          "comment": None, "evidence_at": -1, "open": None, "message": None, "earlier": [],
                          "listening": None, "group": "/".join(self.groups)}
             if len(self.out) > before:  # NUnit and xUnit.net readers add the result at the start
                 self.held = self.out.pop()
             return
-        if self.test is None:
+        if self._open is None:
             return
-        depth = len(self.stack) - self.test["depth"]
+        depth = len(self.stack) - self._open["depth"]
         kind = self.children.get(tag) if depth == 1 else None
         if kind == "failure":
             message = attrs.get("message")
             if message:
-                self.test["message"] = message[:MESSAGE_KEPT]
-            elif self.test["message"] is None:
-                self.test["listening"] = ("failure", depth)
+                self._open["message"] = message[:MESSAGE_KEPT]
+            elif self._open["message"] is None:
+                self._open["listening"] = ("failure", depth)
                 self._listen()
         elif kind == "attempt":
-            self.test["earlier"].append(("failed", (attrs.get("message") or "")[:MESSAGE_KEPT] or None))
+            self._open["earlier"].append(("failed", (attrs.get("message") or "")[:MESSAGE_KEPT] or None))
         elif depth == 2 and tag in ("property", "attribute") and self.stack[-2] in ("properties", "attributes"):
             field = self.named.get(attrs.get("name", "").lower())
             if field is not None:
-                self.test["given"].add(field)
+                self._open["given"].add(field)
             if field in ("comment", "evidence") and self.fmt == "junit":
-                self.test["open"] = (field, at)
+                self._open["open"] = (field, at)
                 if field == "comment":
-                    self.test["comment_text"] = attrs.get("value")
+                    self._open["comment_text"] = attrs.get("value")
                     if attrs.get("value") is None:
-                        self.test["listening"] = ("comment", depth)
+                        self._open["listening"] = ("comment", depth)
                         self._listen()
         elif self.message_at is not None and depth == 2 and (tag, self.stack[-2]) == self.message_at \
-                and self.test["message"] is None:
-            self.test["listening"] = ("failure", depth)
+                and self._open["message"] is None:
+            self._open["listening"] = ("failure", depth)
             self._listen()
 
     def on_end(self, name: str) -> None:
-        test = self.test
+        test = self._open
         if test is None:
             self.group_end(self.stack[-1])
             super().on_end(name)
@@ -172,7 +173,7 @@ class _Scan(_XmlReader):
             return
         before = len(self.out)
         super().on_end(name)
-        self.test = None
+        self._open = None
         result = self.out.pop() if len(self.out) > before else self.held
         self.held = None
         if result is None:  # a TestNG configuration method: not a test
@@ -222,7 +223,7 @@ class _RobotScan(_Scan, _Robot):
     def on_start(self, name: str, attrs: dict[str, str]) -> None:
         super().on_start(name, attrs)
         # Robot's failure message is the text of the test's own <status>
-        test = self.test
+        test = self._open
         if test is not None and self.stack[-1] == "status" and len(self.stack) - test["depth"] == 1 \
                 and attrs.get("status", "").upper() == "FAIL":
             test["listening"] = ("failure", 1)
@@ -274,7 +275,8 @@ def _scan_xray(path: str | os.PathLike[str], label: str) -> Iterator[Found]:
         info = test.get("testInfo") if isinstance(test.get("testInfo"), dict) else {}
         given = {name for name, present in (("requirements", info.get("requirementKeys")),
                                             ("labels", info.get("labels")), ("comment", test.get("comment")),
-                                            ("evidence", test.get("evidence") or test.get("evidences")))
+                                            ("evidence", test.get("evidence") or test.get("evidences")),
+                                            ("info", info))
                  if present}
         comment = test.get("comment")
         message = comment[:MESSAGE_KEPT] if isinstance(comment, str) and result.status == "failed" else None
