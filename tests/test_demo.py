@@ -15,7 +15,7 @@ def test_demo_runs_tests_imports_and_cleans_up(tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}  # no XRAY_* settings, no credentials
     proc = xray_tasks("demo", env=env, cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    expected = 3 if demo.testng_classpath() else 2
+    expected = (3 if demo.testng_classpath() else 2) + 1  # + the enriched import (map, evidence, reruns)
     assert f"Done: {expected} Test Executions created" in proc.stdout, proc.stdout
     recorded = re.findall(r"^  (DEMO-\d+)\s+(.+?)\s{2,}'(.*)': (.*)$", proc.stdout, re.M)
     assert len(recorded) == expected, proc.stdout
@@ -23,6 +23,10 @@ def test_demo_runs_tests_imports_and_cleans_up(tmp_path: Path) -> None:
     assert recorded[1][2] == "Demo: calculator suite via xray-tasks"  # the --var reached the multipart info
     for _, _, _, counts in recorded:
         assert "FAILED" in counts and "PASSED" in counts  # the suites fail one test on purpose
+    assert recorded[-1][1] == "JUnit, enriched" and recorded[-1][3] == "1 FAILED, 2 PASSED"
+    assert re.search(r"PASSED  test_cart.test_total_is_flaky\n\s+comment: Flaky: passed on attempt 2 of 2", proc.stdout)
+    assert re.search(r"FAILED  test_cart.test_checkout_is_broken\n\s+evidence: test_checkout_is_broken.png \(\d+ "
+                     r"bytes\)", proc.stdout)
     work = re.search(r"Working in (\S+) ", proc.stdout)
     assert work is not None and not Path(work.group(1)).exists()
     assert [p.name for p in tmp_path.iterdir()] == []  # nothing written where it ran
