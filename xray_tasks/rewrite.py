@@ -130,6 +130,7 @@ CREATE TABLE t(id INTEGER PRIMARY KEY, file INTEGER, akey TEXT, name TEXT, defin
                c_close INTEGER, c_text TEXT, ev_at INTEGER, message TEXT, earlier TEXT, hit TEXT,
                touched INTEGER DEFAULT 0, dropped INTEGER DEFAULT 0, comment TEXT, fail_with TEXT);
 CREATE TABLE verdict(id INTEGER PRIMARY KEY, dropped INTEGER, comment TEXT, fail_with TEXT);
+CREATE TABLE candidate(evidence INTEGER, id INTEGER, words INTEGER);
 """
 
 
@@ -172,7 +173,8 @@ class Rewrites:
         self._named_files: set[int] = set()
         self._orphans = 0
         self.db = sqlite3.connect("", check_same_thread=False)
-        self.db.execute("PRAGMA cache_size=-4096")  # KiB: beyond it the table lives in a temporary file
+        self.db.execute("PRAGMA cache_size=-2048")  # KiB: beyond it the table lives in a temporary file
+        self.db.execute("PRAGMA temp_store=FILE")  # sorting (GROUP BY, indexes) spills to disk too
         self.db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -182,7 +184,7 @@ class Rewrites:
 
     def scan(self) -> None:
         by_format: dict[str, int] = {}
-        candidates: dict[int, list[tuple[int, int, str]]] = {}  # evidence file -> (row, words, definition)
+        candidates: list[tuple[int, int, int]] = []  # (evidence file, row, words), flushed into the table
         for n, (path, fmt) in enumerate(self.reports):
             by_format[fmt] = by_format.get(fmt, 0) + 1
             if fmt not in SCANNED:
@@ -198,21 +200,29 @@ class Rewrites:
                     "c_start, c_close, c_text, ev_at, message, earlier, hit, touched) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     self._rows(n, path, fmt, candidates))
+            self._flush(candidates)
         self.db.execute("CREATE INDEX t_file ON t(file, touched, start)")
+        self.db.execute("CREATE INDEX candidate_file ON candidate(evidence, words)")
         self._not_applicable(by_format)
         self._collapse()
-        self._attach(candidates)
+        self._attach()
         self._finish()
 
-    def _rows(self, n: int, path: Path, fmt: str, candidates: dict[int, list[tuple[int, int, str]]]
+    def _flush(self, candidates: list[tuple[int, int, int]]) -> None:
+        with self.db:
+            self.db.executemany("INSERT INTO candidate VALUES (?,?,?)", candidates)
+        candidates.clear()
+
+    def _rows(self, n: int, path: Path, fmt: str, candidates: list[tuple[int, int, int]]
               ) -> Iterator[tuple[Any, ...]]:
         row = self._next_id()
         for found in scan_report(path, fmt):
             row += 1
             hit = self.map.lookup(self._identities(found, fmt)) if self.map else None
             if self.index:
-                for i, words in self.index.match(found.name, found.definition):
-                    candidates.setdefault(i, []).append((row, words, found.definition))
+                candidates += ((i, row, words) for i, words in self.index.match(found.name, found.definition))
+                if len(candidates) > 50_000:
+                    self._flush(candidates)
             scope = f"{n}\x00" if self.separate else ""
             group = f"{found.group}\x00" if fmt == "junit" else ""
             akey = f"{scope}{fmt}\x00{group}{found.key or found.definition}"
@@ -277,19 +287,24 @@ class Rewrites:
 
     # -- evidence
 
-    def _attach(self, candidates: dict[int, list[tuple[int, int, str]]]) -> None:
+    def _attach(self) -> None:
         if self.map:
             self._attach_named()
         cap = int(self.options.evidence_max_mb * 1024 * 1024)
         unmatched: list[str] = []
+        wanted = "" if self.options.evidence_for == "all" else "AND (t.status = 'failed' OR t.comment IS NOT NULL)"
         for i, f in enumerate(self.files):
-            rows = [c for c in candidates.get(i, []) if self._wants_evidence(c[0])]
+            # the tests matching the most words of the file's path, among those whose evidence is wanted
+            rows = self.db.execute(
+                "SELECT c.id, t.definition FROM candidate c JOIN t ON t.id = c.id WHERE c.evidence = ? AND "
+                f"t.dropped = 0 {wanted} AND c.words = (SELECT max(c2.words) FROM candidate c2 JOIN t t2 ON "
+                f"t2.id = c2.id WHERE c2.evidence = ? AND t2.dropped = 0 {wanted.replace('t.', 't2.')}) "
+                "ORDER BY c.id DESC LIMIT 1000", (i, i)).fetchall()
             if not rows:
                 if i not in self._named_files:
                     unmatched.append(f.shown)
                 continue
-            best = max(words for _, words, _ in rows)
-            chosen = {definition: row for row, words, definition in reversed(rows) if words == best}
+            chosen = {definition: row for row, definition in reversed(rows)}
             if len(chosen) > 1:
                 self.summary.notes.append(f"evidence {f.shown} matches {len(chosen)} tests equally "
                                           f"({', '.join(sorted(chosen)[:3])}): not attached; name the file "
