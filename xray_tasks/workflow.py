@@ -100,9 +100,10 @@ def outcome_totals(outcome: ImportOutcome, out: OutputOptions) -> dict[str, int]
         return None
     from xray_tasks.reports import ReportInfo
 
-    files = [(p, plan.format) for plan, _ in outcome.results for p in plan.files]
+    files = list(dict.fromkeys((p, plan.format) for plan, _ in outcome.results for p in plan.files))
     sent = outcome.enrichment.totals if outcome.enrichment is not None else {}  # reports as rewritten
-    totals = ReportInfo([f for f in files if str(f[0]) not in sent]).totals if len(sent) < len(files) else {}
+    rest = [f for f in files if str(f[0]) not in sent]
+    totals = ReportInfo(rest).totals if rest else {}
     for counts in (sent[str(p)] for p, _ in files if str(p) in sent):
         for status, n in counts.items():
             totals[status] = totals.get(status, 0) + n
