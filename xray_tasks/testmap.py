@@ -295,7 +295,12 @@ def write_starting_map(s: Settings, out: str | None) -> None:
     target = Path(out)
     try:
         with target.open("x", encoding="utf-8") as fh:
-            count = sum(fh.write(line + "\n") > 0 and line.startswith("  - match:") for line in lines)
+            try:
+                count = sum(fh.write(line + "\n") > 0 and line.startswith("  - match:") for line in lines)
+            except BaseException:  # a report that breaks half-way leaves no half-written map behind
+                fh.close()
+                target.unlink(missing_ok=True)
+                raise
     except FileExistsError:
         raise SettingsError(f"map-init: {target} exists; it is not overwritten",
                             "pass another --out, or delete the file first") from None
