@@ -6,7 +6,9 @@
    Prints medians, the ratio, the marginal cost (largest minus smallest size) and each side's peak RSS.
 2. The 500-file drill: 500 JUnit files × 10 test cases from one glob into one Test Execution, the sandbox
    adding 100 ms to every request: wall time, peak RSS, import requests and Test Executions recorded.
-3. Start-up, beside the floor of its own dependencies (``python -c "import httpx, invoke.program"``),
+3. Enrichment: a 200 MB JUnit report with a map file and 100 evidence files, rewritten while streaming and
+   imported (peak RSS goal < 48 MiB), beside the same import with ``--reruns all`` (no rewrite).
+4. Start-up, beside the floor of its own dependencies (``python -c "import httpx, invoke.program"``),
    the three interleaved, median of 15: ``xray-tasks --help`` (goal ≤ 1.1× the floor) and a one-file
    import with a cached token into the sandbox (goal ≤ 1.3× the floor).
 
@@ -258,6 +260,50 @@ def bench_drill(files: int, cases: int, latency_ms: int) -> dict[str, float]:
     return row
 
 
+def bench_enrich(size_mb: float, files: int, runs: int) -> dict[str, float]:
+    """A JUnit report of ``size_mb`` with a map naming tests (a glob over one suite in ten, plus one key) and
+    ``files`` evidence files (20 KiB each) named after failing tests, imported into the sandbox (which
+    accepts without parsing: the figures are the client's); checks that the body grew by the evidence's
+    base64 and reports wall time and peak RSS, beside the same import without a rewrite."""
+    report = write_junit(OUT / f"junit-{size_mb:g}mb.xml", size_mb)
+    evidence = OUT / f"evidence-{files}"
+    if not evidence.is_dir() or len(list(evidence.iterdir())) != files:
+        shutil.rmtree(evidence, ignore_errors=True)
+        evidence.mkdir(parents=True)
+        for n in range(1, files + 1):  # test_0 of bench.Suite<n> fails in every suite
+            (evidence / f"bench.Suite{n}.test_0.png").write_bytes(os.urandom(20 * 1024))
+    test_map = OUT / "bench-map.yaml"
+    test_map.write_text("tests:\n  - match: 'bench.Suite1?.*'\n    requirements: [DEMO-1]\n    labels: [bench]\n"
+                        "  - match: 'bench.Suite2.test_1'\n    key: DEMO-2\n")
+    rows = []
+    with SandboxProcess({"accept_without_parsing": True}) as sb:
+        cache = OUT / "tokens-enrich.json"
+        cache.unlink(missing_ok=True)
+        env = import_env(sb.url, cache)
+        subprocess.run([*xray_tasks_cmd(), "authenticate"], env=env, check=True, capture_output=True)
+        cmd = [*xray_tasks_cmd(), "import-results", "--report", str(report), "--map", str(test_map), "--evidence",
+               str(evidence), "--quiet"]
+        plain = measure([*xray_tasks_cmd(), "import-results", "--report", str(report), "--quiet", "--reruns",
+                         "all"], env)
+        for _ in range(runs):
+            rows.append(measure(cmd, env))
+        log = sb.get("/sandbox/requests")
+        assert isinstance(log, list)
+        sizes = [int(r.get("body_size") or 0) for r in log if "/import/" in r.get("path", "")]
+    row = {"size": size_mb, "files": files, "seconds": statistics.median(r.seconds for r in rows),
+           "rss": max(r.rss_kib for r in rows), "plain_seconds": plain.seconds, "plain_rss": plain.rss_kib,
+           "body": max(sizes) if sizes else 0}
+    grew = row["body"] - report.stat().st_size
+    print(f"enrich: {size_mb:g} MB JUnit + map + {files} evidence files: {row['seconds']:.2f}s, peak RSS "
+          f"{fmt_mib(row['rss'])} (goal < 48 MiB); the same report with --reruns all (no rewrite) "
+          f"{plain.seconds:.2f}s, {fmt_mib(plain.rss_kib)}; the body grew by {grew / MiB:.2f} MiB", flush=True)
+    if grew < files * (20 * 1024 * 4 // 3):
+        raise SystemExit(f"the body grew by {grew} bytes: the {files} evidence files did not all go in")
+    if row["rss"] >= 48 * 1024:
+        raise SystemExit(f"peak RSS {fmt_mib(row['rss'])} is over 48 MiB")
+    return row
+
+
 def bench_startup(runs: int) -> dict[str, float]:
     """Start-up cost against the floor of what xray-tasks needs anyway (httpx and Invoke's Program)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("XRAY_")}
@@ -290,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=None, help="runs per size and side (default 3)")
     p.add_argument("--files", type=int, default=None, help="files in the drill (default 500)")
     p.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test of the script")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: upload, drill, startup")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: upload, drill, enrich, startup")
     args = p.parse_args(argv)
     sizes = [float(s) for s in (args.sizes or ("1,5,10" if args.quick else "10,100,200")).split(",")]
     runs = args.runs or (1 if args.quick else 3)
@@ -303,6 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_upload(sizes, runs)
     if "drill" not in skip:
         bench_drill(files, 10, 100)
+    if "enrich" not in skip:
+        bench_enrich(10 if args.quick else 200, 10 if args.quick else 100, 1 if args.quick else runs)
     if "startup" not in skip:
         bench_startup(3 if args.quick else 15)
     return 0

@@ -175,7 +175,10 @@ class Console:
     def dry_run(self, run: RunPlan, base_url: str, auth_scheme: str) -> None:
         """Every request as it would be sent, credential redacted; or the JSON form with ``--json``."""
         if self.as_json:
-            self.data({"dry_run": True, "requests": [p.to_dict(base_url) for p in run.plans]})
+            data: dict[str, Any] = {"dry_run": True, "requests": [p.to_dict(base_url) for p in run.plans]}
+            if run.enrichment is not None:
+                data["rewrites"] = run.enrichment.to_dict()
+            self.data(data)
             return
         plans = run.plans
         for i, plan in enumerate(plans, 1):
@@ -183,6 +186,10 @@ class Console:
                 self.say(f"detected {FORMAT_LABELS[plan.format]} in {some(plan.files)}")
             self.result(f"request {i} of {len(plans)}:" if len(plans) > 1 else "request:")
             self.result(plan.describe(base_url, auth_scheme))
+        if run.enrichment is not None and run.enrichment.listing:
+            self.result("changes written into the reports:")
+            for line in run.enrichment.listing:
+                self.result(f"  {line}")
         self.result("dry run: nothing was sent")
 
     def imported(self, outcome: ImportOutcome) -> None:
@@ -192,6 +199,8 @@ class Console:
         files = sorted({str(p) for plan_, _ in outcome.results for p in plan_.files})
         what = plan.files[0].name if len(files) == 1 else f"{len(files)} reports"
         label = " + ".join(dict.fromkeys(FORMAT_LABELS[p.format] for p, _ in outcome.results))
+        if outcome.flaky:
+            self.say(f"{outcome.flaky} flaky test(s): passed on a rerun, marked in their Test Runs' comments")
         if len(outcome.keys) == 1:
             self.result(f"Imported {what} ({label}) into {result.key}{where}")
             return

@@ -2,10 +2,12 @@
 
 It starts the sandbox on a free loopback port, runs the bundled pytest suite through ``run-tests``
 (and the bundled TestNG suite when a JDK and Debian's TestNG jars are present), authenticates, imports
-with the standard endpoint and with multipart + the default templates, goes once round the BDD loop with
-the bundled calculator feature when behave is installed (``import-features`` → ``export-features`` →
-behave → ``import-results``), prints what the sandbox recorded for each Test Execution and the address of
-its web pages (``--keep`` leaves them up, ``--open`` also opens them in a browser).
+with the standard endpoint and with multipart + the default templates, imports a cart suite with a map
+file (one Test key), a screenshot on the failing test and a flaky test's attempts collapsed, goes once round
+the BDD loop with the bundled calculator feature when behave is installed (``import-features`` →
+``export-features`` → behave → ``import-results``), prints what the sandbox recorded for each Test
+Execution and the address of its web pages (``--keep`` leaves them up, ``--open`` also opens them in a
+browser).
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ import importlib.util
 import os
 import shlex
 import shutil
+import struct
 import sys
 import tempfile
 import time
 import webbrowser
+import zlib
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from xray_tasks.console import Console, err
 from xray_tasks.errors import SettingsError
@@ -111,6 +116,56 @@ def _run_tests(s: Settings) -> None:
         raise Exit(code=record.stop_code)
 
 
+def png(width: int = 8, height: int = 6) -> bytes:
+    """A small real PNG image (a gradient), made with zlib and struct: the demo's "screenshot"."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + b"".join(bytes((x * 30, y * 40, 160)) for x in range(width)) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def _enrichment_step(s: Settings, work: Path, sb: Any,
+                     run_import: Callable[[Settings, ImportOptions], ImportOutcome | None]) -> list[str]:
+    """Run the cart suite (with pytest-rerunfailures when installed, else twice: a retried CI job), map one
+    test to a Test made up front, put a screenshot beside the failing one, import, return the keys."""
+    q = shlex.quote
+    key = sb.store.create_test("DEMO", "Adds an item to the cart")["key"]
+    (work / "xray-map.yaml").write_text(f'tests:\n  - match: "*test_cart.test_adds_item"\n    key: {key}\n'
+                                        '    labels: [cart, demo]\n', encoding="utf-8")
+    (work / "screenshots").mkdir()
+    (work / "screenshots" / "test_checkout_is_broken.png").write_bytes(png())
+    base = (f"DEMO_ATTEMPTS={q(str(work / 'attempts.txt'))} {q(sys.executable)} -m pytest "
+            f"{q(str(SUITES / 'pytest_cart'))} -q -p no:cacheprovider --rootdir {q(str(work))} -c {q(os.devnull)}")
+    if importlib.util.find_spec("pytest_rerunfailures") is not None:
+        print("   pytest-rerunfailures re-runs the failures once (--reruns 1): every attempt is in the report")
+        reports = [work / "cart.xml"]
+        commands = [f"{base} --reruns 1 --junitxml {q(str(reports[0]))}"]
+    else:
+        print("   (pytest-rerunfailures is not installed: the suite runs twice, like a retried CI job)")
+        reports = [work / "cart-1.xml", work / "cart-2.xml"]
+        commands = [f"{base} --junitxml {q(str(r))}" for r in reports]
+    for command, report in zip(commands, reports, strict=True):
+        _run_tests(replace(s, report=(str(report),), test_command=command))
+        time.sleep(0.01 if len(reports) == 1 else 1.1)  # reruns across reports go by modification time
+    enriched = replace(s, report=tuple(str(r) for r in reports), map=str(work / "xray-map.yaml"),
+                       evidence=(str(work / "screenshots"),))
+    outcome = run_import(enriched, ImportOptions())
+    return outcome.keys if outcome else []
+
+
+def _show_runs(sb: Any, key: str) -> None:
+    execution = sb.store.execution(key) or {}
+    print(f"\n  Test Runs of {key}:")
+    for run in execution.get("runs", []):
+        evidence = ", ".join(f"{e['filename']} ({e['size']} bytes)" for e in run.get("evidence", []))
+        print(f"    {run['test_key']:<8} {run['status']:<7} {run.get('definition') or run.get('name') or ''}")
+        if run.get("comment"):
+            print(f"             comment: {run['comment']}")
+        if evidence:
+            print(f"             evidence: {evidence}")
+
+
 def open_page(url: str) -> None:
     """Open ``url`` in the user's browser ($BROWSER or the system's), or say to open it by hand."""
     try:
@@ -165,13 +220,17 @@ def run_demo(keep: bool = False, open_browser: bool = False) -> None:
             keys += [(k, "TestNG, standard") for k in (outcome.keys if outcome else [])]
         else:
             print("\n5. TestNG skipped: needs java, javac and Debian's libtestng7-java + libjcommander-java")
+        print("\n6. import-results --map --evidence: a Test key from a map file, a screenshot on the failing "
+              "test, and a flaky test's attempts collapsed into one result")
+        enriched = _enrichment_step(s, work, sb, run_import)
+        keys += [(k, "JUnit, enriched") for k in enriched]
         bdd: list[str] = []
         if importlib.util.find_spec("behave") is not None:
-            print("\n6. the BDD loop: features → Xray Tests → exported .feature files → behave → results")
+            print("\n7. the BDD loop: features → Xray Tests → exported .feature files → behave → results")
             bdd = _bdd(s, work, run_import)
             keys += [(k, "Behave, standard") for k in bdd]
         else:
-            print("\n6. BDD loop skipped: needs behave (pip install 'xray-tasks[demo]')")
+            print("\n7. BDD loop skipped: needs behave (pip install 'xray-tasks[demo]')")
         print("\nWhat the stand-in recorded:")
         for key, how in keys:
             execution = sb.store.execution(key) or {}
@@ -180,6 +239,8 @@ def run_demo(keep: bool = False, open_browser: bool = False) -> None:
             if key in bdd:  # the runs landed on the Tests the feature import made
                 for run in execution.get("runs") or []:
                     print(f"    {run['test_key']:<9} {run['status']:<7} {run['name']}")
+        for key in enriched:
+            _show_runs(sb, key)
         print(f"\nDone: {len(keys)} Test Executions created. See them in a browser at {sb.url}/ "
               f"(as JSON at {sb.url}/sandbox/executions)"
               f"{'' if keep else '; run the demo with --keep to keep the stand-in and its pages up'}")

@@ -30,6 +30,7 @@ from xray_tasks.templating import build_context, find_template, render_template
 
 if TYPE_CHECKING:
     from xray_tasks.client import ImportResult, XrayClient
+    from xray_tasks.rewrite import Enrichment
 
 __all__ = ["Events", "ImportOptions", "ImportOutcome", "RunPlan", "plan_run", "send_run"]
 
@@ -56,6 +57,8 @@ class RunPlan:
     followers: tuple[ImportPlan, ...]
     report: ReportInfo
     separate: bool = False  # each request creates its own Test Execution
+    #: what rewriting the reports did (map, evidence, reruns); None when nothing was asked for
+    enrichment: Enrichment | None = None
 
     @property
     def plans(self) -> list[ImportPlan]:
@@ -66,12 +69,21 @@ def plan_run(s: Settings, paths: Sequence[Path], options: ImportOptions, record:
              scratch: ScratchFolder, *, separate: bool = False) -> RunPlan:
     """Check, batch and plan every report; nothing is sent. Merged or split bodies go to ``scratch``; the
     first plan notes the reports that were skipped."""
+    from xray_tasks.rewrite import prepare
+
     checked = check_reports(paths, options.fmt, record, allow_stale=options.allow_stale)
     tag_notes = check_scenario_tags(s, checked.reports, strict=options.strict_tags)
-    batches = make_batches(checked.reports, s, scratch, separate=separate)
+    rewrites = prepare(s, checked.reports, separate=separate)
+    try:
+        batches = make_batches(checked.reports, s, scratch, separate=separate, rewrites=rewrites)
+    finally:
+        if rewrites is not None:
+            rewrites.close()
+    enrichment = rewrites.summary if rewrites is not None else None
     report = ReportInfo([(p, fmt) for p, fmt, _ in checked.reports])
     first = _plan(s, batches[0], options, record, report)
-    first = replace(first, notes=(*checked.notes, *tag_notes, *first.notes))
+    first = replace(first, notes=(*checked.notes, *tag_notes, *(enrichment.notes if enrichment else ()),
+                                  *first.notes))
     if s.test_exec_key and s.test_environments:
         first = _with_note(first, f"Xray replaces the Test Environments of {s.test_exec_key} with the ones sent "
                                   f"({';'.join(s.test_environments)}); it does not add to them")
@@ -82,7 +94,7 @@ def plan_run(s: Settings, paths: Sequence[Path], options: ImportOptions, record:
         follow = not s.test_exec_key  # into the key the first request creates, else into the given one
         followers = [_plan(s, b, ImportOptions(fmt=options.fmt), record, report, follower=follow)
                      for b in batches[1:]]
-    return RunPlan(first, tuple(followers), report, separate)
+    return RunPlan(first, tuple(followers), report, separate, enrichment)
 
 
 def _plan(s: Settings, batch: Batch, options: ImportOptions, record: RunRecord | None, report: ReportInfo, *,
@@ -103,6 +115,7 @@ def _plan(s: Settings, batch: Batch, options: ImportOptions, record: RunRecord |
         xray_report = _load_xray(batch.body)
     plan = build_plan(s, batch.body, batch.fmt, decision, detected=batch.detected, info=info, test_info=test_info,
                       xray_report=xray_report, sources=batch.sources, follower=follower)
+    plan = replace(plan, rewritten=batch.rewritten) if batch.rewritten else plan
     return _with_note(plan, f"sending {batch.note}") if batch.note else plan
 
 
@@ -131,6 +144,13 @@ class ImportOutcome:
 
     results: list[tuple[ImportPlan, ImportResult]] = field(default_factory=list)
     duration: float = 0.0
+    #: what rewriting the reports did (None: nothing was asked for, e.g. ``--reruns all``)
+    enrichment: Enrichment | None = None
+
+    @property
+    def flaky(self) -> int | None:
+        """Flaky tests the rewrite marked; None when reruns were not looked at."""
+        return self.enrichment.flaky if self.enrichment is not None else None
 
     @property
     def keys(self) -> list[str]:
@@ -153,7 +173,7 @@ def send_run(client: XrayClient, run: RunPlan, events: Events, *, parallel: int 
     Every request is tried; a failure raises :class:`ImportFailed` with what landed. An interrupt while
     followers are under way cancels those not started yet and re-raises."""
     started = time.monotonic()
-    outcome = ImportOutcome()
+    outcome = ImportOutcome(enrichment=run.enrichment)
     events.started(len(run.plans))
 
     def send(plan: ImportPlan) -> tuple[ImportPlan, ImportResult]:

@@ -21,17 +21,17 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from xray_tasks.errors import ReportError
 
-__all__ = ["MERGEABLE", "SPLITTABLE", "ScratchFolder", "XrayHead", "group_by_size", "merge_to_file", "split_junit",
-           "xray_head"]
+__all__ = ["MERGEABLE", "SPLITTABLE", "Rewriter", "ScratchFolder", "XrayHead", "group_by_size", "merge_to_file",
+           "split_junit", "xray_head"]
 
 CHUNK = 1024 * 1024
 TAIL = 64 * 1024
@@ -239,8 +239,17 @@ def _xray_tests(paths: Sequence[Path]) -> Iterator[tuple[Path, dict[str, Any], l
         yield path, data, data.get("tests", [])
 
 
-def merge_to_file(paths: Sequence[Path], fmt: str, scratch: ScratchFolder) -> Path:
-    """Write one report of format ``fmt`` holding every test of ``paths`` into ``scratch``; return its path."""
+class Rewriter(Protocol):
+    """Changes applied while copying (:class:`xray_tasks.rewrite.Rewrites`): one pass for merge and rewrite."""
+
+    def copy(self, out: _Sink, path: Path, start: int, end: int) -> None: ...
+
+    def write_xray_tests(self, out: _Sink, path: Path, tests: list[Any], *, first: bool) -> int: ...
+
+
+def merge_to_file(paths: Sequence[Path], fmt: str, scratch: ScratchFolder, rewrites: Rewriter | None = None) -> Path:
+    """Write one report of format ``fmt`` holding every test of ``paths`` into ``scratch``; return its path.
+    ``rewrites`` changes the reports as they are copied (keys, evidence, reruns)."""
     if fmt not in MERGEABLE:
         raise ReportError(f"{fmt} reports cannot be merged", "they are imported one by one into one Test Execution")
     suffix = ".json" if fmt in ("cucumber", "behave", "xray") else ".xml"
@@ -250,7 +259,10 @@ def merge_to_file(paths: Sequence[Path], fmt: str, scratch: ScratchFolder) -> Pa
             spans = [xml_span(p, fmt) for p in paths]
             out.write(b'<?xml version="1.0" encoding="UTF-8"?>\n' + opening + b"\n")
             for span in spans:
-                _copy(out, span)
+                if rewrites is not None:
+                    rewrites.copy(out, span.path, span.start, span.end)
+                else:
+                    _copy(out, span)
                 out.write(b"\n")
             out.write(closing + b"\n")
         elif fmt in ("cucumber", "behave"):
@@ -266,17 +278,20 @@ def merge_to_file(paths: Sequence[Path], fmt: str, scratch: ScratchFolder) -> Pa
                 first = False
             out.write(b"]\n")
         else:
-            _merge_xray(out, paths)
+            _merge_xray(out, paths, rewrites)
     return merged
 
 
-def _merge_xray(out: _Sink, paths: Sequence[Path]) -> None:
+def _merge_xray(out: _Sink, paths: Sequence[Path], rewrites: Rewriter | None = None) -> None:
     """Xray JSON: every file's tests, then the fields around them, combined by :class:`XrayHead`."""
     head = XrayHead()
     out.write(b'{"tests": [')
     count = 0
     for path, data, tests in _xray_tests(paths):
         head.add(path, data)
+        if rewrites is not None:
+            count += rewrites.write_xray_tests(out, path, tests, first=count == 0)
+            continue
         for test in tests:
             out.write((b",\n" if count else b"\n") + json.dumps(test, ensure_ascii=False).encode())
             count += 1
@@ -353,13 +368,15 @@ def xray_head(paths: Sequence[Path]) -> XrayHead:
     return head
 
 
-def group_by_size(paths: Sequence[Path], limit_bytes: int) -> list[list[Path]]:
-    """Consecutive groups whose total size stays under ``limit_bytes`` (a single larger file stands alone)."""
+def group_by_size(paths: Sequence[Path], limit_bytes: int, size_of: Callable[[Path], int] | None = None
+                  ) -> list[list[Path]]:
+    """Consecutive groups whose total size stays under ``limit_bytes`` (a single larger file stands alone);
+    ``size_of`` gives a file's size as it will be sent (rewritten), its size on disk by default."""
     groups: list[list[Path]] = []
     current: list[Path] = []
     total = 0
     for p in paths:
-        size = p.stat().st_size
+        size = size_of(p) if size_of is not None else p.stat().st_size
         if current and total + size > limit_bytes:
             groups.append(current)
             current, total = [], 0

@@ -47,12 +47,21 @@ DOTENV_VALUE_LIMIT = 2048
 
 
 def count_results(outcome: ImportOutcome) -> dict[str, dict[str, int]]:
-    """Per-status counts of what each Test Execution received, by key (this parses every imported report)."""
+    """Per-status counts of what each Test Execution received, by key: a rewritten report as it was sent
+    (reruns collapsed), any other as it is (this parses it); a report split over several requests counts
+    once."""
+    sent = outcome.enrichment.totals if outcome.enrichment is not None else {}
     by_key: dict[str, dict[str, int]] = {}
+    seen: set[tuple[str, str]] = set()
     for plan, result in outcome.results:
         counts = by_key.setdefault(result.key, {})
-        for status, n in ReportInfo([(p, plan.format) for p in plan.files]).totals.items():
-            counts[status] = counts.get(status, 0) + n
+        for path in plan.files:
+            if (result.key, str(path)) in seen:
+                continue
+            seen.add((result.key, str(path)))
+            totals = sent.get(str(path)) or ReportInfo([(path, plan.format)]).totals
+            for status, n in totals.items():
+                counts[status] = counts.get(status, 0) + n
     return by_key
 
 
@@ -98,6 +107,7 @@ def summary(outcome: ImportOutcome, totals: Mapping[str, int] | None = None, *,
         "files": files,
         "requests": requests,
         "totals": dict(totals or {}),
+        "flaky": outcome.flaky,
         "duration": round(outcome.duration, 3),
         "tests_exit_code": tests_exit,
         "error": error,

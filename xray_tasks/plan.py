@@ -96,6 +96,7 @@ class ImportPlan:
     test_exec_key: str | None = None
     sources: tuple[Path, ...] = ()  # the original reports when ``report`` is a merge of several
     follower: bool = False  # imports into the Test Execution the run's first request creates
+    rewritten: bool = False  # the body is the report(s) with changes (map, evidence, reruns) written in
 
     @property
     def body(self) -> bytes | None:
@@ -125,7 +126,9 @@ class ImportPlan:
         """What the request carries, for messages: ``junit.xml``, ``50 JUnit XML reports``, ``part of big.xml``."""
         if len(self.files) > 1:
             return f"{len(self.files)} {FORMAT_LABELS[self.format]} reports"
-        return self.files[0].name if self.files[0] == self.report else f"part of {self.files[0].name}"
+        if self.files[0] == self.report or self.rewritten:
+            return self.files[0].name
+        return f"part of {self.files[0].name}"
 
     def url(self, base_url: str) -> str:
         query = dict(self.query)
@@ -179,6 +182,8 @@ class ImportPlan:
     def _what(self) -> str:
         if not self.sources or self.sources == (self.report,):
             return str(self.report)
+        if len(self.sources) == 1 and self.rewritten:
+            return f"{self.sources[0]}, rewritten"
         if len(self.sources) == 1:
             return f"{self.sources[0]} (a part of it, cut between test suites)"
         shown = ", ".join(str(p) for p in self.sources[:3])

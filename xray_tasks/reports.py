@@ -17,12 +17,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from xray_tasks import formats, merge
 from xray_tasks.errors import ReportError, SettingsError, StaleReportError
 from xray_tasks.runrecord import RUN_KIND, RunRecord
 from xray_tasks.settings import Settings
+
+if TYPE_CHECKING:
+    from xray_tasks.rewrite import Rewrites
 
 __all__ = ["OWN_KINDS", "Batch", "CheckedReports", "ReportInfo", "check_fresh", "check_reports", "detect",
            "find_reports", "make_batches", "own_output", "walk_files"]
@@ -257,6 +260,7 @@ class Batch:
     sources: tuple[Path, ...]
     body: Path
     note: str | None = None
+    rewritten: bool = False  # the body carries changes (map, evidence, reruns) the reports do not
 
 
 @dataclass(frozen=True)
@@ -403,15 +407,30 @@ def _skip(text: str, pos: int) -> int:
 
 
 def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, scratch: merge.ScratchFolder, *,
-                 separate: bool = False) -> list[Batch]:
+                 separate: bool = False, rewrites: Rewrites | None = None) -> list[Batch]:
     """Group reports by format into as few requests as the API and the size limit allow.
 
     Cucumber/Behave come first: their endpoints cannot import into an existing Test Execution, so
     only the request that creates it may carry them. Merged and split bodies are written to ``scratch``;
     Xray JSON reports that disagree on their Test Execution or info are refused (:class:`merge.XrayHead`).
+    ``rewrites`` (:mod:`xray_tasks.rewrite`) changes reports on the way: a changed report is written to
+    ``scratch`` (or straight into the merged body), sizes are those of the changed bodies, and a report
+    whose every test was re-run in a later one is left out.
     """
+    if rewrites is not None:
+        checked = [c for c in checked if not rewrites.empty(c[0])]
+
+    def body(p: Path) -> Path:
+        return rewrites.body(p, scratch) if rewrites is not None else p
+
+    def size(p: Path) -> int:
+        return rewrites.size(p) if rewrites is not None else p.stat().st_size
+
+    def rewritten(p: Path) -> bool:
+        return rewrites is not None and rewrites.changes(p)
+
     if separate:
-        return [Batch(fmt, det, (p,), p) for p, fmt, det in checked]
+        return [Batch(fmt, det, (p,), body(p), rewritten=rewritten(p)) for p, fmt, det in checked]
     by_format: dict[str, list[tuple[Path, bool]]] = {}
     for path, fmt, det in checked:
         by_format.setdefault(fmt, []).append((path, det))
@@ -422,31 +441,35 @@ def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, scratch
         items = by_format[fmt]
         detected = all(det for _, det in items)
         paths = [p for p, _ in items]
-        too_big = [p for p in paths if p.stat().st_size > limit]
+        too_big = [p for p in paths if size(p) > limit]
         if too_big and fmt in merge.SPLITTABLE:
             for p in too_big:
-                parts = merge.split_junit(p, limit, scratch)
+                parts = merge.split_junit(body(p), limit, scratch)
                 batches += [Batch(fmt, detected, (p,), part, f"part {n} of {len(parts)} of {p} "
-                                  f"({p.stat().st_size / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB limit)")
+                                  f"({size(p) / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB limit)")
                             for n, part in enumerate(parts, 1)]
             paths = [p for p in paths if p not in too_big]
         for p in paths:
-            if p.stat().st_size > limit:
+            if size(p) > limit:
                 raise ReportError(
-                    f"{p} is {p.stat().st_size / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB request limit",
+                    f"{p} is {size(p) / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB request limit",
                     "split the report into several files (they are imported into one Test Execution), "
                     "or raise XRAY_MAX_REQUEST_MB if your Xray accepts larger requests")
         if not paths:
             continue
         if fmt not in merge.MERGEABLE or len(paths) == 1:
-            batches += [Batch(fmt, detected, (p,), p) for p in paths]
+            batches += [Batch(fmt, detected, (p,), body(p), rewritten=rewritten(p)) for p in paths]
             continue
-        groups = merge.group_by_size(paths, limit)
+        groups = merge.group_by_size(paths, limit, size)
         if fmt == "xray" and len(groups) > 1:
             merge.xray_head(paths)  # each request's merge checks its own files; this checks across them
         for group in groups:
-            body = group[0] if len(group) == 1 else merge.merge_to_file(group, fmt, scratch)
-            batches.append(Batch(fmt, detected, tuple(group) if len(group) > 1 else (), body))
+            if len(group) == 1:
+                batches.append(Batch(fmt, detected, (group[0],), body(group[0]), rewritten=rewritten(group[0])))
+                continue
+            merged = merge.merge_to_file(group, fmt, scratch, rewrites)
+            batches.append(Batch(fmt, detected, tuple(group), merged,
+                                 rewritten=any(rewritten(p) for p in group)))
     gherkin = [b for b in batches if b.fmt in ("cucumber", "behave")]
     if len(gherkin) > 1 and not s.test_exec_key:
         kinds = sorted({b.fmt for b in gherkin})

@@ -320,6 +320,16 @@ class Settings:
     cucumber_precondition_prefix: str = _setting("PRECOND_", "prefix of the comment naming a Precondition under "
                                                  "Background: (#@PRECOND_CALC-7), as in Xray's Cucumber settings; "
                                                  "none: bare keys", _tag_prefix)
+    map: str | None = _setting(None, "map file (YAML or CSV) giving tests their Test keys, requirements, labels "
+                               "and evidence", flag="--map")
+    evidence: tuple[str, ...] = _setting((), "evidence folders, globs or files, separated by ; or ,", _split_list,
+                                         flag="--evidence")
+    evidence_for: str = _setting("failed", "whose evidence is attached: failed (failing and flaky tests) or all",
+                                 _choice("failed", "all"), flag="--evidence-for")
+    evidence_max_mb: float = _setting(10.0, "largest evidence file in MiB; a larger one is left out with a note",
+                                      _number(0.001, 100_000))
+    reruns: str = _setting("last", "several attempts of one test: last or worst is sent, or all as they are",
+                           _choice("last", "worst", "all"), flag="--reruns")
     on_error: str = _setting("fail", "what an import failure does in ci: fail or warn", _choice("fail", "warn"),
                              flag="--on-error")
     verbose: bool = _setting(False, "trace every HTTP request and answer on stderr (credentials redacted)", _to_bool,

@@ -38,7 +38,7 @@ from xray_tasks.settings import DEPLOYMENTS, FORMAT_CHOICES, REGIONS, Settings, 
 from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
 __all__ = ["CHOICES", "PLACEHOLDERS", "authenticate", "ci", "demo", "doctor", "export_features", "import_features",
-           "import_results", "ns", "run_tests", "sandbox"]
+           "import_results", "map_init", "ns", "run_tests", "sandbox"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,10 +135,12 @@ PLACEHOLDERS = {
     "on_error": "fail|warn", "base_url": "URL", "region": "REGION", "deployment": "cloud|server", "command": "CMD",
     "port": "N", "db": "PATH", "host": "ADDR", "features": "PATH", "source": "NAME",
     "precondition_info_template": "FILE", "keys": "KEYS", "filter": "ID", "out": "DIR", "features_from": "KEYS",
-    "features_dir": "DIR", "dotenv_file": "FILE", "properties_file": "FILE",
+    "features_dir": "DIR", "dotenv_file": "FILE", "properties_file": "FILE", "map": "FILE", "evidence": "PATH",
+    "evidence_for": "failed|all", "reruns": "last|worst|all",
 }
 #: the values shell completion offers for a flag (``xray-tasks import-results --format <TAB>``)
 CHOICES: dict[str, tuple[str, ...]] = {"format": FORMAT_CHOICES, "on_error": ("fail", "warn"),
+                                       "evidence_for": ("failed", "all"), "reruns": ("last", "worst", "all"),
                                        "region": tuple(REGIONS), "deployment": DEPLOYMENTS}
 
 COMMON_HELP = {
@@ -203,6 +205,21 @@ IMPORT_HELP = {
     "exit_with_tests": "after importing, exit with the recorded test run's exit code (separate CI steps)",
     "strict_tags": "refuse Cucumber/Behave reports with scenarios that carry no Test key tag (else: a note)",
 }
+ENRICH_HELP = {
+    "map": "YAML or CSV file giving tests their Test keys, requirements and labels (XRAY_MAP)",
+    "evidence": "screenshots/logs folder, glob or file to attach to matching tests' runs (repeatable)",
+    "evidence_for": "failed (default: failing and flaky tests) or all: whose evidence is attached",
+    "reruns": "several attempts of one test: last (default) or worst is sent, or all as they are",
+}
+
+
+def _enrich_flags(map: str | None, evidence: list[str] | None, evidence_for: str | None,
+                  reruns: str | None) -> dict[str, Any]:
+    if evidence and any(not e.strip() for e in evidence):
+        raise SettingsError("--evidence was given an empty path (an unset CI variable?)",
+                            "pass the folder or glob the tests write screenshots and logs to")
+    return {"map": map, "evidence": tuple(evidence or ()) or None, "evidence_for": evidence_for,
+            "reruns": reruns}
 
 
 def _import_flags(project: str | None, test_exec: str | None, test_plan: str | None, test_env: list[str] | None,
@@ -232,7 +249,8 @@ OUTPUT_HELP = {
 }
 
 
-@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP}, iterable=["report", "test_env", "var"])
+@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP, **ENRICH_HELP},
+      iterable=["report", "test_env", "var", "evidence"])
 @exits_cleanly
 def import_results(c: Context, report: list[str] | None = None, format: str | None = None,
                    project: str | None = None, test_exec: str | None = None, test_plan: str | None = None,
@@ -244,7 +262,8 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
                    deployment: str | None = None, verbose: bool = False,
                    strict_tags: bool = False, dotenv_file: str | None = None,
-                   properties_file: str | None = None) -> None:
+                   properties_file: str | None = None, map: str | None = None, evidence: list[str] | None = None,
+                   evidence_for: str | None = None, reruns: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link.
 
     Examples:
@@ -258,7 +277,7 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
     """
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
-                                        format),
+                                        format), **_enrich_flags(map, evidence, evidence_for, reruns),
                      on_error=on_error, base_url=base_url, region=region, deployment=deployment,
                      verbose=verbose or None, dotenv_file=dotenv_file, properties_file=properties_file,
                      variables=variables)
@@ -308,13 +327,13 @@ IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
 
 
 @task(auto_shortflags=False, help={**{k: v for k, v in IMPORT_HELP.items() if k not in IMPORT_ONLY_FLAGS},
-            **COMMON_HELP, **OUTPUT_HELP,
+            **COMMON_HELP, **OUTPUT_HELP, **ENRICH_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "clean": "delete the report files (and, with --features-from, the earlier export's .feature files) first",
             "features_from": "first export these keys' Cucumber Tests as .feature files (Tests, Test Executions, "
                              "Test Plans, requirements; comma-separated)",
             "features_dir": "where --features-from puts the .feature files (default features/xray)"},
-      iterable=["report", "test_env", "var"])
+      iterable=["report", "test_env", "var", "evidence"])
 @exits_cleanly
 def ci(c: Context, command: str | None = None, report: list[str] | None = None, format: str | None = None,
        project: str | None = None, test_plan: str | None = None, test_env: list[str] | None = None,
@@ -325,7 +344,8 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        base_url: str | None = None, region: str | None = None, deployment: str | None = None,
        verbose: bool = False, strict_tags: bool = False, features_from: str | None = None,
        features_dir: str | None = None, dotenv_file: str | None = None,
-       properties_file: str | None = None) -> None:
+       properties_file: str | None = None, map: str | None = None, evidence: list[str] | None = None,
+       evidence_for: str | None = None, reruns: str | None = None) -> None:
     """Run the tests, authenticate and import the results; exit with the tests' exit code.
 
     Before the tests run it checks what the import will need — settings, credentials, the report
@@ -342,6 +362,7 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     """
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
+                     **_enrich_flags(map, evidence, evidence_for, reruns),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
                      deployment=deployment, verbose=verbose or None, dotenv_file=dotenv_file,
                      properties_file=properties_file, variables=variables)
@@ -520,5 +541,26 @@ def doctor(c: Context, report: list[str] | None = None, format: str | None = Non
                    code=SettingsError.exit_code)
 
 
+@task(auto_shortflags=False, help={"report": "report path, directory or glob to list the tests of (repeatable)",
+                                  "format": "auto (detect from content) or the report format",
+                                  "out": "write the map to this file instead of stdout (refused if it exists)"},
+      iterable=["report"])
+@exits_cleanly
+def map_init(c: Context, report: list[str] | None = None, format: str | None = None, out: str | None = None) -> None:
+    """Write a starting map file listing every test of the reports, each with an empty key to fill in.
+
+    Examples:
+      xray-tasks map-init --report 'target/surefire-reports/*.xml' --out xray-map.yaml
+      xray-tasks map-init --report reports/ > xray-map.yaml
+
+    Exit codes: 0 written; 11 settings (--out exists); 12 report missing, empty or malformed.
+    """
+    from xray_tasks.testmap import write_starting_map
+
+    check_reports_given(report)
+    s = settings_for(c, report=tuple(report or ()) or None, report_format=format)
+    write_starting_map(s, out)
+
+
 ns = Collection("xray", run_tests, authenticate, import_results, ci, import_features, export_features, sandbox, demo,
-                doctor)
+                doctor, map_init)
