@@ -31,8 +31,10 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def summary(outcome: ImportOutcome, totals: Mapping[str, int] | None = None, *,
-            tests_exit: int | None = None, error: str | None = None, exit_code: int | None = None) -> dict[str, Any]:
-    """One JSON-able object describing the whole import."""
+            tests_exit: int | None = None, error: str | None = None, exit_code: int | None = None,
+            checks: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One JSON-able object describing the whole import; ``checks`` adds what the checks after it found
+    (``"verification"``: recorded counts and differences, ``"shard"``: the shard record)."""
     first_plan, first = outcome.results[0] if outcome.results else (None, None)
     requests: list[dict[str, Any]] = [{
         "key": result.key, "endpoint": plan.endpoint, "format": plan.format, "status": result.status,
@@ -56,6 +58,7 @@ def summary(outcome: ImportOutcome, totals: Mapping[str, int] | None = None, *,
         "tests_exit_code": tests_exit,
         "error": error,
     }
+    data.update(checks or {})
     if exit_code is not None:
         data["exit_code"] = exit_code
     return data
@@ -106,9 +109,15 @@ def _step_summary(data: Mapping[str, Any]) -> str:
              "| --- | --- | --- | --- | --- | --- |"]
     key = _safe(data.get("key")) or "—"
     link = f"[{key}]({_safe(data['url'])})" if data.get("url") else key
-    label = FORMAT_LABELS.get(str(data.get("format")), str(data.get("format")))
+    label = FORMAT_LABELS.get(str(data.get("format")), _safe(data.get("format")) or "—")
     lines.append(f"| {link} | {label} | {len(data.get('files') or [])} | {totals.get('passed', '')} | "
                  f"{totals.get('failed', '')} | {totals.get('skipped', '')} |")
+    verification = data.get("verification") or {}
+    for checked in verification.get("executions") or []:
+        recorded = checked.get("recorded") or {}
+        lines += ["", f"Xray recorded {checked.get('runs', 0)} runs in {_safe(checked.get('key'))} for "
+                      f"{checked.get('tests', 0)} Tests sent ({recorded.get('passed', 0)} passed, "
+                      f"{recorded.get('failed', 0)} failed): {'verified' if checked.get('ok') else '**not verified**'}"]
     if data.get("error"):
         lines += ["", f"**Import failed:** {_safe(data['error'])}"]
     return "\n".join(lines) + "\n\n"

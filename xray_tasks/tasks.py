@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -31,11 +31,15 @@ from xray_tasks.console import err
 from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
 from xray_tasks.importer import ImportOptions
 from xray_tasks.redaction import redact
-from xray_tasks.runrecord import load_record, recorded_exit_code
+from xray_tasks.runrecord import RunRecord, load_record, recorded_exit_code
 from xray_tasks.settings import Settings, resolve_settings
 from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
-__all__ = ["authenticate", "ci", "demo", "doctor", "import_results", "ns", "run_tests", "sandbox"]
+if TYPE_CHECKING:
+    from xray_tasks.afterimport import AfterImport
+
+__all__ = ["authenticate", "ci", "create_execution", "demo", "doctor", "finalize", "import_results", "ns",
+           "run_tests", "sandbox", "verify"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,6 +194,25 @@ def check_reports_given(report: list[str] | None) -> None:
                             "pass the report's path, directory or glob, or leave --report out to use XRAY_REPORT")
 
 
+SHARD_HELP = {
+    "shard": "this job is shard I of N (e.g. 2/8): leave the shard record finalize reads (XRAY_SHARD; GitLab's "
+             "CI_NODE_INDEX/CI_NODE_TOTAL)",
+    "shard_dir": "folder of the shard records xray-shard-<I>.json (default: the working folder; XRAY_SHARD_DIR)",
+}
+
+
+def after_import_checks(s: Settings, record: RunRecord | None, *, verify: bool,
+                        separate: bool) -> tuple[Settings, AfterImport | None]:
+    """The settings a (sharded) import runs with, and its checks after the import (:mod:`afterimport`)."""
+    from xray_tasks.afterimport import after_import
+    from xray_tasks.shards import current_shard, refuse_gherkin, shard_settings
+
+    part = current_shard(s)
+    s = shard_settings(s, part)
+    refuse_gherkin(s, part, record)
+    return s, after_import(s, verify=verify, shard=part, separate=separate)
+
+
 OUTPUT_HELP = {
     "separate": "one Test Execution per report file instead of one for all",
     "parallel": "requests sent at once after the first, 1 to 32 (default 2)",
@@ -199,7 +222,10 @@ OUTPUT_HELP = {
 }
 
 
-@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP}, iterable=["report", "test_env", "var"])
+@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP, **SHARD_HELP,
+            "verify": "read the Test Execution back and compare it with the reports; exit 19 when runs are missing "
+                      "(XRAY_VERIFY)"},
+      iterable=["report", "test_env", "var"])
 @exits_cleanly
 def import_results(c: Context, report: list[str] | None = None, format: str | None = None,
                    project: str | None = None, test_exec: str | None = None, test_plan: str | None = None,
@@ -209,13 +235,14 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    json: bool = False, allow_stale: bool = False, separate: bool = False, parallel: str | None = None,
                    summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
                    exit_with_tests: bool = False, base_url: str | None = None, region: str | None = None,
-                   deployment: str | None = None) -> None:
+                   deployment: str | None = None, verify: bool = False, shard: str | None = None,
+                   shard_dir: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link."""
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
                                         format),
                      on_error=on_error, base_url=base_url, region=region, deployment=deployment,
-                     variables=variables)
+                     variables=variables, verify=verify or None, shard=shard, shard_dir=shard_dir)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale)
     record = load_record(Path(s.state_file))
@@ -223,9 +250,10 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
         tests_exit: int | None = recorded_exit_code(record, Path(s.state_file))
     else:  # run-tests earlier in this same invoke call: the step ends with the tests' code too
         tests_exit = record.tests_exit if record and record.this_process else None
+    s, after = after_import_checks(s, record, verify=bool(s.verify), separate=separate)
     end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), record, dry_run=dry_run,
                          separate=separate, parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
-                         tests_exit=tests_exit))
+                         tests_exit=tests_exit, after=after))
 
 
 @task(auto_shortflags=False, help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
@@ -246,9 +274,12 @@ IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
 
 
 @task(auto_shortflags=False, help={**{k: v for k, v in IMPORT_HELP.items() if k not in IMPORT_ONLY_FLAGS},
-            **COMMON_HELP, **OUTPUT_HELP,
+            **COMMON_HELP, **OUTPUT_HELP, **SHARD_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
-            "clean": "delete the report files before running the tests"},
+            "clean": "delete the report files before running the tests",
+            "test_exec": "import into this existing Test Execution, e.g. one create-execution made for CI shards "
+                         "(XRAY_TEST_EXEC_KEY)",
+            "no_verify": "do not read the Test Execution back after the import (XRAY_VERIFY=false)"},
       iterable=["report", "test_env", "var"])
 @exits_cleanly
 def ci(c: Context, command: str | None = None, report: list[str] | None = None, format: str | None = None,
@@ -257,20 +288,25 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        info_template: str | None = None, test_info_template: str | None = None, var: list[str] | None = None,
        json: bool = False, clean: bool = False, separate: bool = False, parallel: str | None = None,
        summary_file: str | None = None, quiet: bool = False, on_error: str | None = None,
-       base_url: str | None = None, region: str | None = None, deployment: str | None = None) -> None:
-    """Run the tests, authenticate and import the results; exit with the tests' exit code."""
+       base_url: str | None = None, region: str | None = None, deployment: str | None = None,
+       test_exec: str | None = None, no_verify: bool = False, shard: str | None = None,
+       shard_dir: str | None = None) -> None:
+    """Run the tests, authenticate, import the results and verify them; exit with the tests' exit code."""
     variables = parse_vars(var)
-    s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
+    s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
+                                        format),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
-                     deployment=deployment, variables=variables)
+                     deployment=deployment, variables=variables, verify=False if no_verify else None, shard=shard,
+                     shard_dir=shard_dir)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables))
     record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
     if record.stop_code is not None:  # Ctrl-C / SIGTERM: the interrupted run's reports are not imported
         raise Exit(code=record.stop_code)
+    s, after = after_import_checks(s, record, verify=s.verify is not False, separate=separate)
     end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), record, separate=separate,
                          parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
-                         tests_exit=record.tests_exit))
+                         tests_exit=record.tests_exit, after=after))
 
 
 @task(auto_shortflags=False, help={"port": "port on 127.0.0.1 (default 8765; 0 picks a free one)",
@@ -326,4 +362,81 @@ def doctor(c: Context, report: list[str] | None = None, format: str | None = Non
                    code=SettingsError.exit_code)
 
 
-ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo, doctor)
+@task(auto_shortflags=False, help={**COMMON_HELP,
+            "summary": "the Test Execution's summary (the info template's vars.summary)",
+            "project": "Jira project key (XRAY_PROJECT_KEY)",
+            "test_plan": "link the Test Execution to this Test Plan (XRAY_TEST_PLAN_KEY)",
+            "test_env": "Test Environment (repeatable; XRAY_TEST_ENVIRONMENTS): set them here, once, for all shards",
+            "var": "template variable NAME=VALUE (repeatable; also XRAY_VAR_NAME)",
+            "info_template": "Jinja template file for the Test Execution's fields (the multipart info template)",
+            "json": "print one JSON object instead of the bare key"},
+      iterable=["test_env", "var"])
+@exits_cleanly
+def create_execution(c: Context, summary: str | None = None, project: str | None = None,
+                     test_plan: str | None = None, test_env: list[str] | None = None, var: list[str] | None = None,
+                     info_template: str | None = None, json: bool = False, base_url: str | None = None,
+                     region: str | None = None, deployment: str | None = None) -> None:
+    """Create an empty Test Execution for CI shards to import into; print its key."""
+    from xray_tasks.console import Console
+    from xray_tasks.pipeline import create_step
+
+    variables = parse_vars(var)
+    if summary is not None:
+        variables["summary"] = summary
+    s = settings_for(c, project_key=project, test_plan_key=test_plan, test_environments=tuple(test_env or ()) or None,
+                     base_url=base_url, region=region, deployment=deployment, variables=variables)
+    create_step(s, Console(as_json=json), info_template=info_template, record=load_record(Path(s.state_file)))
+
+
+READ_HELP = {
+    **COMMON_HELP,
+    "json": "print one JSON object with what Xray recorded and the differences",
+    "summary_file": "write that JSON object to this file",
+    "quiet": "print only the result line, not the table",
+}
+
+
+@task(auto_shortflags=False, help={**READ_HELP,
+            "test_exec": "the Test Execution to check (XRAY_TEST_EXEC_KEY)",
+            "report": "report path, directory or glob it should hold (repeatable; XRAY_REPORT); without one, show "
+                      "its runs per status",
+            "format": "auto (detect from content) or the reports' format (XRAY_REPORT_FORMAT)"},
+      iterable=["report"])
+@exits_cleanly
+def verify(c: Context, test_exec: str | None = None, report: list[str] | None = None, format: str | None = None,
+           json: bool = False, summary_file: str | None = None, quiet: bool = False, base_url: str | None = None,
+           region: str | None = None, deployment: str | None = None) -> None:
+    """Check that a Test Execution holds the reports' results (exit 19 when not); or show its runs."""
+    from xray_tasks.console import Console
+    from xray_tasks.pipeline import verify_step
+
+    check_reports_given(report)
+    s = settings_for(c, test_exec_key=test_exec, report=tuple(report or ()) or None, report_format=format,
+                     base_url=base_url, region=region, deployment=deployment)
+    verify_step(s, Console(as_json=json, quiet=quiet), summary_file)
+
+
+@task(auto_shortflags=False, help={**READ_HELP,
+            "test_exec": "the Test Execution every shard imported into (XRAY_TEST_EXEC_KEY)",
+            "test_plan": "without --test-exec: each shard has its own Test Execution, linked to this Test Plan "
+                         "(Cucumber/Behave shards)",
+            "expect_shards": "how many shard records must be there (default: the N the records name)",
+            "shard_dir": "folder holding the shards' records xray-shard-<I>.json (XRAY_SHARD_DIR)"})
+@exits_cleanly
+def finalize(c: Context, test_exec: str | None = None, test_plan: str | None = None,
+             expect_shards: str | None = None, shard_dir: str | None = None, json: bool = False,
+             summary_file: str | None = None, quiet: bool = False, base_url: str | None = None,
+             region: str | None = None, deployment: str | None = None) -> None:
+    """After sharded CI: check every shard's record is there, verify the execution against all of them."""
+    from xray_tasks.console import Console
+    from xray_tasks.pipeline import finalize_step
+    from xray_tasks.settings import MAX_SHARDS
+
+    expect = whole_number(expect_shards, "--expect-shards", 0, low=1, high=MAX_SHARDS) if expect_shards else None
+    s = settings_for(c, test_exec_key=test_exec, test_plan_key=test_plan, shard_dir=shard_dir, base_url=base_url,
+                     region=region, deployment=deployment)
+    finalize_step(s, Console(as_json=json, quiet=quiet), expect=expect, summary_file=summary_file)
+
+
+ns = Collection("xray", run_tests, authenticate, import_results, ci, sandbox, demo, doctor, create_execution, verify,
+                finalize)
