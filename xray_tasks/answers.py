@@ -206,6 +206,9 @@ def auth_refused(detail: str, cloud: bool) -> AuthenticationError:
 
 
 _HINTS: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda t: "does not exist for field 'key'" in t,  # Jira's JQL on a key no issue has
+     "check the issue key given (--test-exec / XRAY_TEST_EXEC_KEY, --test-plan / XRAY_TEST_PLAN_KEY): no issue has "
+     "it"),
     (lambda t: "status" in t and "does not exist" in t,
      "Xray JSON statuses differ per deployment: Cloud uses PASSED/FAILED, Server/DC PASS/FAIL — write the report "
      "for your deployment (pytest-jira-xray: --cloud only for Cloud)"),
