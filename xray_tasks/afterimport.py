@@ -19,15 +19,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from xray_tasks.console import Console, err
-from xray_tasks.errors import CheckFailed, SettingsError, ShardRecordError, VerificationError, XrayTasksError
+from xray_tasks.errors import CheckFailed, SettingsError, ShardRecordError, XrayTasksError
 from xray_tasks.settings import Settings
 from xray_tasks.shards import Shard, write_record
-from xray_tasks.verify import Verification, check, expected_of
+from xray_tasks.verify import Verification, check, expected_of, failure
 
 if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome
 
-__all__ = ["AfterImport", "after_import", "show", "verification_error"]
+__all__ = ["AfterImport", "after_import", "show"]
 
 #: what runs after an import landed: the details it adds to the summary (raises CheckFailed)
 AfterImport = Callable[["ImportOutcome", Console], dict[str, Any]]
@@ -50,7 +50,7 @@ def after_import(s: Settings, *, verify: bool, shard: Shard | None, separate: bo
             details["verification"] = {"ok": all(v.ok for v in verifications),
                                        "executions": [v.as_dict() for v in verifications]}
             show(console, verifications)
-            error = verification_error(verifications, "import-results")
+            error = failure(verifications, again="xray-tasks verify --test-exec KEY --report …")
             if error is not None:
                 raise CheckFailed(error, outcome, details)
         return details
@@ -100,19 +100,3 @@ def show(console: Console, verifications: list[Verification]) -> None:
         if not console.quiet:
             for line in (*v.table(), *v.problem_lines()):
                 console.result(line)
-
-
-def verification_error(verifications: list[Verification], task: str) -> VerificationError | None:
-    """The error that ends the step when an execution does not hold what was sent; None when all do."""
-    bad = [v for v in verifications if not v.ok]
-    if not bad:
-        return None
-    first = bad[0]
-    names = [t.label for t in first.missing[:3]] or [t.label for t, _ in first.differ[:3]] \
-        or [r.label for r in first.extra[:3]]
-    again = "xray-tasks verify --test-exec " + first.key + " --report …" if task != "verify" else "it"
-    return VerificationError(
-        "; ".join(v.summary_line() for v in bad) + (f": {', '.join(names)}" if names else ""),
-        f"Xray may still be indexing: run {again} again in a minute (or raise XRAY_VERIFY_WAIT); if runs stay "
-        f"missing, import those reports again with --test-exec {first.key} — it replaces their runs, nothing is "
-        "duplicated")

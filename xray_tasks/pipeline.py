@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from xray_tasks import outputs
-from xray_tasks.afterimport import show, verification_error
+from xray_tasks.afterimport import show
 from xray_tasks.console import Console, err
 from xray_tasks.errors import SettingsError
 from xray_tasks.formats import STATUSES
 from xray_tasks.runrecord import RunRecord
 from xray_tasks.settings import Settings
-from xray_tasks.verify import recorded_bucket
+from xray_tasks.verify import failure, recorded_bucket
 
 __all__ = ["create_step", "finalize_step", "verify_step"]
 
@@ -99,7 +99,7 @@ def verify_step(s: Settings, console: Console, summary_file: str | None) -> None
         verification = check(client, ref, expectation, extras_fail=False, wait=s.verify_wait)
     data = {"kind": "xray-tasks/verify", "key": key, "keys": [key],
             "verification": {"ok": verification.ok, "executions": [verification.as_dict()]}}
-    error = verification_error([verification], "verify")
+    error = failure([verification], again="it")
     if error is not None:
         data.update(error=str(error), exit_code=error.exit_code)
     if console.as_json:
@@ -117,9 +117,6 @@ def finalize_step(s: Settings, console: Console, *, expect: int | None, summary_
     from xray_tasks.client import XrayClient
     from xray_tasks.shards import finalize
 
-    if not s.test_exec_key and not s.test_plan_key:
-        raise SettingsError("finalize: no Test Execution key and no Test Plan",
-                            "pass --test-exec KEY (one execution for all shards) or --test-plan PLAN (one per shard)")
     with XrayClient(s, log=err) as client:
         done = finalize(client, Path(s.shard_dir), key=s.test_exec_key, plan=s.test_plan_key, expect=expect)
     data = done.as_dict()

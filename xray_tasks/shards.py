@@ -39,7 +39,7 @@ from xray_tasks.formats import FORMAT_LABELS, STATUSES
 from xray_tasks.readback import ExecutionRef, find_execution, plan_executions
 from xray_tasks.reports import SHARD_KIND, detect, find_reports, own_output
 from xray_tasks.settings import MAX_SHARDS, Settings
-from xray_tasks.verify import Expectation, SentTest, Verification, check
+from xray_tasks.verify import Expectation, SentTest, Verification, check, failure
 
 if TYPE_CHECKING:
     from xray_tasks.client import XrayClient
@@ -246,14 +246,17 @@ class Finalized:
         return all(v.ok for v in self.verifications) and not self.unlinked
 
     def error(self) -> VerificationError | None:
-        bad = [v for v in self.verifications if not v.ok]
+        """Why the pipeline's results are not all in Xray, naming Tests and their shards; None when they are."""
         if self.ok:
             return None
-        parts = [v.summary_line() for v in bad]
+        shard_of = {t.identity: r.shard.label for r in self.records for t in r.tests}
+        error = failure(self.verifications, again="finalize",
+                        origin=lambda t: f" from shard {shard_of.get(t.identity, '?')}")
+        parts = [error.message] if error else []
         if self.unlinked:
             parts.append(f"not linked to the Test Plan {self.test_plan}: {', '.join(self.unlinked)}")
-        return VerificationError("; ".join(parts), "run finalize again in a minute (Xray may still be indexing); if "
-                                 "it stays, import the missing shards' reports again with --test-exec")
+        return VerificationError("; ".join(parts), error.hint if error else
+                                 f"link them to {self.test_plan} in Jira, or import those shards with --test-plan")
 
     def table(self) -> list[str]:
         """One row per shard and one for all, then each execution's verification."""
@@ -285,8 +288,11 @@ class Finalized:
 def finalize(client: XrayClient, folder: str | Path, *, key: str | None, plan: str | None,
              expect: int | None) -> Finalized:
     """Read the shard records in ``folder``, check them, and verify every execution they name against
-    their combined Tests. ``key``: the one execution every record must name; without it, each shard may
-    have its own, and with ``plan`` each must be linked to that Test Plan."""
+    their combined Tests. ``key``: the one execution every record must name; without it (Cucumber/Behave
+    shards) each shard has its own, and each must be linked to the Test Plan ``plan``."""
+    if key is None and plan is None:
+        raise SettingsError("finalize: no Test Execution key and no Test Plan",
+                            "pass --test-exec KEY (one execution for all shards) or --test-plan PLAN (one per shard)")
     records = read_records(folder)
     _check_set(records, Path(folder), expect)
     keys = list(dict.fromkeys(r.key for r in records))
@@ -296,10 +302,6 @@ def finalize(client: XrayClient, folder: str | Path, *, key: str | None, plan: s
             named = ", ".join(f"{r.path.name} names {r.key}" for r in others[:5])
             raise ShardRecordError(f"shard records of another Test Execution than {key}: {named}",
                                    "remove records left by an earlier pipeline (or another job) from the folder")
-    elif len(keys) > 1 and plan is None:
-        raise ShardRecordError(f"the shard records name {len(keys)} Test Executions ({', '.join(keys[:5])})",
-                               "pass --test-exec KEY for one shared execution, or --test-plan PLAN when each shard "
-                               "imports into its own")
     verifications = []
     for execution in keys:
         own = [r for r in records if r.key == execution]

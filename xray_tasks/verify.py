@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from xray_tasks import formats, readback
+from xray_tasks.errors import VerificationError
 from xray_tasks.formats.statuses import STATUSES, xray_json_status
 from xray_tasks.readback import ExecutionRef, Recorded, RecordedRun
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome
 
 __all__ = ["Expectation", "SentTest", "Verification", "check", "compare", "expected_bucket", "expected_of",
-           "recorded_bucket", "settle"]
+           "failure", "recorded_bucket", "settle"]
 
 #: Xray's worst-wins order (FAIL > ABORTED > EXECUTING > TODO > PASS) in the normalised buckets
 RANK = {"failed": 5, "aborted": 4, "todo": 2, "skipped": 2, "passed": 1}
@@ -318,6 +319,25 @@ def _pair(tests: list[SentTest], runs: list[RecordedRun], of_test: Callable[[Sen
                 out.append((test, chosen))
                 guessed = True
     return out, guessed
+
+
+def failure(verifications: Sequence[Verification], *, again: str,
+            origin: Callable[[SentTest], str] | None = None) -> VerificationError | None:
+    """The error that ends a step whose executions do not all hold what was sent (naming a few of the Tests
+    concerned, with ``origin``'s words on where each came from); None when they do. ``again`` is the command
+    that checks once more (KEY stands for the execution's key)."""
+    bad = [v for v in verifications if not v.ok]
+    if not bad:
+        return None
+    first = bad[0]
+    where = origin or (lambda _t: "")
+    names = [t.label + where(t) for t in first.missing[:3]] or [t.label + where(t) for t, _ in first.differ[:3]] \
+        or [r.label for r in first.extra[:3]]
+    return VerificationError(
+        "; ".join(v.summary_line() for v in bad) + f": {', '.join(names)}",
+        f"Xray may still be indexing: run {again.replace('KEY', first.key)} again in a minute (or raise "
+        f"XRAY_VERIFY_WAIT); if runs stay missing, import those reports again with --test-exec {first.key} — it "
+        "replaces their runs, nothing is duplicated")
 
 
 def settle(read: Callable[[], Recorded], judge: Callable[[Recorded], Verification], *, wait: float,
