@@ -115,3 +115,16 @@ def test_no_project_is_a_settings_error(sb: Sandbox, tmp_path: Path) -> None:
     proc = xray_tasks("create-execution", env=env)
     assert proc.returncode == 11 and "--project" in assert_one_clean_line(proc)
     assert sb.store.requests() == []
+
+
+@pytest.mark.parametrize("name", ["create-execution", "verify", "finalize"])
+def test_the_new_tasks_render_help_for_every_flag(name: str) -> None:
+    """`xray-tasks --help TASK` renders for the tasks of verification and sharded CI, every flag explained."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "xray_tasks", "--help", name], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    options = [line for line in proc.stdout.splitlines() if line.strip().startswith("--")]
+    assert options and all(len(line.split(None, 1)) == 2 for line in options), proc.stdout

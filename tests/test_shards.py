@@ -113,10 +113,12 @@ def test_shards_with_an_empty_token_cache_authenticate_once(sb: Sandbox, tmp_pat
     key = xray_tasks("create-execution", env={**env, "XRAY_TOKEN_CACHE": "off"}).stdout.strip()
     before = authentications(sb)
     assert not (tmp_path / "tokens.json").exists()
-    reports = shard_reports(tmp_path, 8)
-    shards = run_together(shard_imports(key, reports, tmp_path), env, tmp_path)
+    [report] = shard_reports(tmp_path, 1)  # the same Tests from every shard: the imports replace one another
+    shards = run_together(shard_imports(key, [report] * 8, tmp_path), env, tmp_path)
     assert [p.returncode for p in shards] == [0] * 8, [p.stderr for p in shards if p.returncode]
     assert authentications(sb) - before == 1
+    stored = sb.store.execution(key)
+    assert stored is not None and stored["imports"] == 8 and stored["total"] == TESTS_PER_SHARD
 
 
 def test_a_retried_shard_import_replaces_runs_without_duplicating(sb: Sandbox, tmp_path: Path) -> None:
@@ -160,8 +162,12 @@ def test_finalize_fails_for_each_kind_of_missing_or_wrong_record(sb: Sandbox, tm
     reports = shard_reports(tmp_path, 2)
     for args in shard_imports(key, reports, records):
         assert xray_tasks(*args, env=env).returncode == 0
-    code, data = finalize_json(key, records, env)
+    summary = tmp_path / "finalize.json"
+    code, data = finalize_json(key, records, env, "--summary-file", str(summary))
     assert code == 0 and data["verification"]["ok"] and data["totals"]["failed"] == 2
+    assert json.loads(summary.read_text()) == data and [s["shard"] for s in data["shards"]] == ["1/2", "2/2"]
+    assert data["verification"]["executions"][0]["recorded"] == {"passed": 8, "failed": 2, "skipped": 0, "todo": 0,
+                                                                 "aborted": 0}
 
     def fails(code: int, *words: str, args: tuple[str, ...] = ()) -> None:
         proc = xray_tasks("finalize", "--test-exec", key, "--shard-dir", str(records), *args, env=env)

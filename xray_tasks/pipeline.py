@@ -125,9 +125,11 @@ def finalize_step(s: Settings, console: Console, *, expect: int | None, summary_
         data.update(error=str(error), exit_code=error.exit_code)
     if console.as_json:
         console.data(data)
+    elif console.quiet:
+        for verification in done.verifications:
+            console.result(verification.summary_line())
     else:
-        shards = len(done.records)
-        console.result(f"{shards} shard record(s) in {s.shard_dir}, "
+        console.result(f"{len(done.records)} shard record(s) in {s.shard_dir}, "
                        f"{len({r.key for r in done.records})} Test Execution(s):")
         for line in done.table():
             console.result(line)

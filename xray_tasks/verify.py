@@ -13,11 +13,12 @@ back with :func:`~xray_tasks.formats.statuses.xray_json_status` (``PASSED``/``PA
 records it — a skipped test of an XML, Cucumber or Behave report is recorded as TODO, while Xray JSON
 keeps its status as sent.
 
-**Matching** a sent Test to a recorded run goes by key, then by definition (Cloud shows a Generic Test's),
-then by name against the Test's summary (where both are unique), and last — for runs the server names by
-key only, when no name could be read — by status alone; :attr:`Verification.guessed` says so then.
-What is left on the sent side is *missing*; on the recorded side *extra* (other runs of an execution
-imported into, which fail the check only where the execution should hold nothing else).
+**Matching** a sent Test to a recorded run (:data:`MATCHERS`) goes by key, then by definition (Cloud shows
+a Generic Test's), then by name against the Test's summary; Tests that share a name (JUnit ``adds`` in two
+classes) and runs the server names by key only are told apart by status — a guess that
+:attr:`Verification.guessed` owns up to. What is left on the sent side is *missing*; on the recorded side
+*extra* (other runs of an execution imported into, which fail the check only where the execution should
+hold nothing else).
 
 :func:`settle` reads the execution back until it matches or ``XRAY_VERIFY_WAIT`` seconds have passed:
 Xray indexes some things asynchronously, and a difference counts only when it stays.
