@@ -165,6 +165,35 @@ def test_ci_verifies_by_default_and_no_verify_turns_it_off(sb: Sandbox, tmp_path
     assert "Verified" not in quiet.stdout and len(reads(sb)) == before
 
 
+def test_xray_on_error_warn_turns_missing_runs_into_a_warning(sb: Sandbox, tmp_path: Path) -> None:
+    """With XRAY_ON_ERROR=warn, runs missing on read-back are warned about and ci exits with the tests' own
+    code (here 1: one test fails), the summary file still saying what is missing."""
+    command = pytest_suite(tmp_path, "def test_ok():\n    pass\n\ndef test_bad():\n    assert False\n", "junit.xml")
+    sb.faults.update({"drop_runs": 1})
+    proc = xray_tasks("ci", "--command", command, "--report", "junit.xml", "--summary-file", "xray.json",
+                      env=env_for(sb, tmp_path, "cloud", XRAY_ON_ERROR="warn"), cwd=tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "xray-tasks: warning: import failed (XRAY_ON_ERROR=warn" in proc.stderr
+    assert "1 run(s) missing" in proc.stderr
+    data = json.loads((tmp_path / "xray.json").read_text())
+    missing = data["verification"]["executions"][0]["missing"]
+    assert data["exit_code"] == 1 and [t["name"] for t in missing] == ["test_ok"]
+
+
+def test_every_exit_code_is_in_the_readme() -> None:
+    """Each error class's exit code — 19 for verification and 20 for shard records among them — has a row in
+    the README's exit-code table."""
+    from tests.cli_helpers import REPO
+    from xray_tasks import errors
+
+    table = REPO.joinpath("README.md").read_text().split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(row.split("|")[1]) for row in table.splitlines() if row.split("|")[1:2] != []
+                  and row.split("|")[1].strip().isdigit()}
+    codes = {cls.exit_code for cls in vars(errors).values()
+             if isinstance(cls, type) and issubclass(cls, errors.XrayTasksError)}
+    assert codes - {10} <= documented and {19, 20} <= codes
+
+
 def test_verify_without_reports_prints_the_recorded_counts(sb: Sandbox, tmp_path: Path,
                                                            pytest_junit_report: Path) -> None:
     """verify --test-exec KEY alone lists the execution's runs per Xray status; --json too."""
