@@ -179,7 +179,9 @@ def _load(path: Path) -> ShardRecord:
     if not (isinstance(index, int) and isinstance(total, int) and 1 <= index <= total <= MAX_SHARDS):
         raise _bad(path, "its shard number is not I of N")
     match = _RECORD_NAME.fullmatch(path.name)
-    if match is None or int(match.group(1)) != index:
+    if match is None:
+        raise _bad(path, "its name is not xray-shard-<I>.json")
+    if int(match.group(1)) != index:
         raise _bad(path, f"it is the record of shard {index}/{total}, under another shard's name")
     if not isinstance(key, str) or not ISSUE_KEY.fullmatch(key):
         raise _bad(path, "it names no Test Execution key")
