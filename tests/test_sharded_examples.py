@@ -127,8 +127,9 @@ def github_job(name: str, job: dict[str, Any], workflow: dict[str, Any], context
         if uses.startswith("actions/checkout"):
             shutil.rmtree(workspace)
             checkout(project, workspace)
-        elif uses.startswith("actions/upload-artifact"):
-            shutil.copytree(workspace / given["path"], artifacts / expand(given["name"], context))
+        elif uses.startswith("actions/upload-artifact"):  # no files: GitHub warns and uploads nothing
+            if (workspace / given["path"]).is_dir():
+                shutil.copytree(workspace / given["path"], artifacts / expand(given["name"], context))
         elif uses.startswith("actions/download-artifact"):
             target = workspace / given["path"]
             target.mkdir(parents=True, exist_ok=True)
