@@ -8,11 +8,16 @@
    adding 100 ms to every request: wall time, peak RSS, import requests and Test Executions recorded.
 3. Enrichment: a 200 MB JUnit report with a map file and 100 evidence files, rewritten while streaming and
    imported (peak RSS goal < 48 MiB), beside the same import with ``--reruns all`` (no rewrite).
-4. Start-up, beside the floor of its own dependencies (``python -c "import httpx, invoke.program"``),
+4. Sharded CI: ``create-execution``, then 8 shards (``import-results --test-exec KEY --shard I/8``, 500 JUnit
+   files × 10 test cases each, all eight processes at once, sharing one token cache) and ``finalize``, which
+   reads the 40 000 runs back; the sandbox adds 100 ms to every request. Wall time of each phase, import
+   requests, authentications, read-back requests, and that every run is there once.
+5. Start-up, beside the floor of its own dependencies (``python -c "import httpx, invoke.program"``),
    the three interleaved, median of 15: ``xray-tasks --help`` (goal ≤ 1.1× the floor) and a one-file
    import with a cached token into the sandbox (goal ≤ 1.3× the floor).
 
-``--quick`` shrinks everything (sizes 1,5,10 MB, 1 run, 50-file drill, 3 start-up runs) for a smoke test.
+``--quick`` shrinks everything (sizes 1,5,10 MB, 1 run, 50-file drill and shards, 3 start-up runs) for a smoke
+test.
 """
 
 from __future__ import annotations
@@ -301,6 +306,56 @@ def bench_enrich(size_mb: float, files: int, runs: int) -> dict[str, float]:
         raise SystemExit(f"the body grew by {grew} bytes: the {files} evidence files did not all go in")
     if row["rss"] >= 48 * 1024:
         raise SystemExit(f"peak RSS {fmt_mib(row['rss'])} is over 48 MiB")
+
+
+def bench_shards(shards: int, files: int, cases: int, latency_ms: int) -> dict[str, float]:
+    """One sharded pipeline: create the execution, import ``shards`` shards at once, finalize."""
+    folder = OUT / f"shards-{shards}x{files}"
+    if not folder.is_dir() or len(list(folder.glob("*/*.xml"))) != shards * files:
+        shutil.rmtree(folder, ignore_errors=True)
+        for s in range(1, shards + 1):
+            (folder / f"shard-{s}").mkdir(parents=True)
+            for i in range(files):
+                write_small_junit(folder / f"shard-{s}" / f"TEST-s{s}.Suite{i:04d}.xml", cases, f"S{s}Suite{i:04d}")
+    records = OUT / "shard-records"
+    shutil.rmtree(records, ignore_errors=True)
+    with SandboxProcess({"latency_ms": latency_ms}) as sb:
+        cache = OUT / "tokens-shards.json"
+        cache.unlink(missing_ok=True)
+        env = import_env(sb.url, cache)
+        env["XRAY_MAX_REQUEST_MB"] = "100"
+        started = time.perf_counter()
+        made = subprocess.run([*xray_tasks_cmd(), "create-execution", "--summary", "bench shards"], env=env,
+                              capture_output=True, text=True, check=True)
+        key = made.stdout.strip()
+        created = time.perf_counter()
+        procs = [subprocess.Popen([*xray_tasks_cmd(), "import-results", "--test-exec", key, "--shard", f"{s}/{shards}",
+                                   "--report", str(folder / f"shard-{s}" / "*.xml"), "--shard-dir", str(records),
+                                   "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for s in range(1, shards + 1)]
+        failed = [p.communicate()[1] for p in procs if p.wait() != 0]
+        if failed:
+            raise SystemExit(f"a shard failed: {failed[0]}")
+        imported = time.perf_counter()
+        subprocess.run([*xray_tasks_cmd(), "finalize", "--test-exec", key, "--expect-shards", str(shards),
+                        "--shard-dir", str(records), "--quiet"], env=env, check=True, capture_output=True)
+        finished = time.perf_counter()
+        log = sb.get("/sandbox/requests")
+        execution = sb.get(f"/sandbox/executions/{key}")
+        assert isinstance(log, list) and isinstance(execution, dict)
+    imports = sum(1 for r in log if "/import/" in r.get("path", ""))
+    auths = sum(1 for r in log if r.get("path", "").endswith("/authenticate"))
+    reads = sum(1 for r in log if r.get("path", "").endswith("/graphql")) - 1  # the create mutation
+    runs = int(execution.get("total", 0))
+    if runs != shards * files * cases:
+        raise SystemExit(f"the execution holds {runs} runs, not {shards * files * cases}")
+    row = {"shards": shards, "files": files, "create": created - started, "import": imported - created,
+           "finalize": finished - imported, "total": finished - started, "imports": imports, "auths": auths,
+           "reads": reads, "runs": runs}
+    print(f"shards: {shards} × {files} files × {cases} cases, +{latency_ms} ms/request: create {row['create']:.2f}s, "
+          f"{shards} shards at once {row['import']:.2f}s, finalize {row['finalize']:.2f}s (total {row['total']:.2f}s); "
+          f"{imports} import request(s), {auths} authentication(s), {reads} read-back request(s), {runs} runs, "
+          "each once", flush=True)
     return row
 
 
@@ -336,7 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=None, help="runs per size and side (default 3)")
     p.add_argument("--files", type=int, default=None, help="files in the drill (default 500)")
     p.add_argument("--quick", action="store_true", help="small sizes, one run: a smoke test of the script")
-    p.add_argument("--skip", default="", help="comma-separated parts to skip: upload, drill, enrich, startup")
+    p.add_argument("--skip", default="", help="comma-separated parts to skip: upload, drill, enrich, shards, startup")
     args = p.parse_args(argv)
     sizes = [float(s) for s in (args.sizes or ("1,5,10" if args.quick else "10,100,200")).split(",")]
     runs = args.runs or (1 if args.quick else 3)
@@ -351,6 +406,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench_drill(files, 10, 100)
     if "enrich" not in skip:
         bench_enrich(10 if args.quick else 200, 10 if args.quick else 100, 1 if args.quick else runs)
+    if "shards" not in skip:
+        bench_shards(8, 50 if args.quick else 500, 10, 100)
     if "startup" not in skip:
         bench_startup(3 if args.quick else 15)
     return 0

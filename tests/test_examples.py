@@ -274,7 +274,7 @@ def test_readme_tasks_py_mounts_the_tasks_beside_your_own(sb: Sandbox, tmp_path:
 def test_readme_install_lines_do_not_claim_an_index_it_is_not_on() -> None:
     """Every `pip install xray-tasks` in the README and examples/ says it is for once the package is
     published; the install lines given name a checkout, a wheel or the marked git placeholder."""
-    for path in [REPO / "README.md", *EXAMPLES.iterdir()]:
+    for path in [REPO / "README.md", *(p for p in EXAMPLES.rglob("*") if p.is_file())]:
         for line in path.read_text(encoding="utf-8").splitlines():
             if re.search(r"pip install (-\S+ )*xray-tasks\b(?! @)", line):
                 assert "once" in line.lower() or "published" in line.lower(), f"{path.name}: {line}"

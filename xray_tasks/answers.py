@@ -48,7 +48,8 @@ from xray_tasks.errors import (
 
 __all__ = ["FAILURES", "ZIP_MAGIC", "Answer", "Failure", "FeaturesImported", "IssueRef", "Kind", "Verdict",
            "classify_failure", "decipher", "error_text", "export_content", "feature_export_refusal",
-           "feature_import_refusal", "features_imported", "import_result", "retry_after", "token_in"]
+           "feature_import_refusal", "features_imported", "graphql_data", "import_result", "link_problems",
+           "retry_after", "token_in"]
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: longest wait a Retry-After may ask for (longer asks are capped, not obeyed)
@@ -154,6 +155,9 @@ def decipher(answer: Answer, *, action: str, kind: Kind, cloud: bool, with_token
         wait = retry_after(answer.headers.get("retry-after")) if status == 429 else None
         return Verdict(_status_error(answer, action, text), retry=True, wait=wait,
                        note=f"{action}: Xray answered {status}: {text}")
+    if status == 404 and kind is Kind.READ and isinstance(answer.json(), dict):  # Xray's own "not found"
+        return Verdict(XrayRejectedError(f"{action}: Xray answered 404: {text}", hint_for(text), status=status,
+                                         xray_error=text))
     if status == 500 and not kind.idempotent:
         return Verdict(ImportUncertainError(
             f"{action}: Xray answered 500 ({text}); the Test Execution may or may not have been created, so it "
@@ -207,6 +211,9 @@ def auth_refused(detail: str, cloud: bool) -> AuthenticationError:
 
 
 _HINTS: tuple[tuple[Callable[[str], bool], str], ...] = (
+    (lambda t: "does not exist for field 'key'" in t,  # Jira's JQL on a key no issue has
+     "check the issue key given (--test-exec / XRAY_TEST_EXEC_KEY, --test-plan / XRAY_TEST_PLAN_KEY): no issue has "
+     "it"),
     (lambda t: "status" in t and "does not exist" in t,
      "Xray JSON statuses differ per deployment: Cloud uses PASSED/FAILED, Server/DC PASS/FAIL — write the report "
      "for your deployment (pytest-jira-xray: --cloud only for Cloud)"),
@@ -224,6 +231,8 @@ _HINTS: tuple[tuple[Callable[[str], bool], str], ...] = (
     (lambda t: "test execution" in t or "testexec" in t,
      "check XRAY_TEST_EXEC_KEY / --test-exec: it must be an existing Test Execution issue"),
     (lambda t: "issuetype" in t or "issue type" in t, "check fields.issuetype in the info template"),
+    (lambda t: "permission" in t, "the API key's Jira user needs permission to edit that issue, and the issue must "
+     "exist: check the keys given"),
     (lambda t: "fixversion" in t or "version" in t,
      "check XRAY_FIX_VERSION / --fix-version: the version must exist in the project"),
 )
@@ -332,10 +341,11 @@ class Created:
     body: dict[str, Any]
 
 
-def import_result(answer: Answer, action: str) -> Created:
+def import_result(answer: Answer, action: str, api: str = "Xray's import API") -> Created:
     """The Test Execution a successful import answer names: Cloud ``{id,key,self}``, Server/DC
-    ``{"testExecIssue": {...}}``. A key that is not a Jira issue key is refused, so nothing the server says
-    reaches a terminal or ``GITHUB_OUTPUT`` unchecked."""
+    ``{"testExecIssue": {...}}`` (Jira's create answer, ``{id,key,self}``, with ``api="Jira's issue API"``).
+    A key that is not a Jira issue key is refused, so nothing the server says reaches a terminal or
+    ``GITHUB_OUTPUT`` unchecked."""
     body = answer.json()
     issue = body.get("testExecIssue", body) if isinstance(body, dict) else None
     key = issue.get("key") if isinstance(issue, dict) else None
@@ -343,10 +353,10 @@ def import_result(answer: Answer, action: str) -> Created:
         raise XrayRejectedError(
             f"{action}: Xray answered {answer.status} but not with a Test Execution "
             f"({answer.content_type or 'no content type'}: {error_text(answer)[:120]})",
-            "check XRAY_BASE_URL and XRAY_DEPLOYMENT: the answer did not come from Xray's import API")
+            f"check XRAY_BASE_URL and XRAY_DEPLOYMENT: the answer did not come from {api}")
     if not ISSUE_KEY.fullmatch(key):
         raise XrayRejectedError(f"{action}: Xray answered {answer.status} with {key[:40]!r}, which is not an issue key",
-                                "check XRAY_BASE_URL: the answer did not come from Xray's import API")
+                                f"check XRAY_BASE_URL: the answer did not come from {api}")
     issue_id = issue.get("id")
     link = issue.get("self")
     return Created(key=key, id=str(issue_id) if isinstance(issue_id, str | int) else None,
@@ -479,6 +489,41 @@ def export_content(head: bytes, answer: Answer, action: str) -> str:
     raise XrayRejectedError(f"{action}: Xray answered {answer.status} without the feature files "
                             f"({answer.content_type or 'no content type'}: {shown[:160]})",
                             "check XRAY_BASE_URL and XRAY_DEPLOYMENT: the answer did not come from Xray's export")
+
+
+# -- GraphQL and Server/DC links (contract §9, §15) ----------------------------------------------------
+
+
+def graphql_data(answer: Answer, action: str) -> dict[str, Any]:
+    """The ``data`` of a successful GraphQL answer (contract §9). GraphQL reports its errors with HTTP 200
+    in ``errors[]``: those become :class:`XrayRejectedError` with Xray's own messages, as does an answer
+    that is not GraphQL at all (a wrong base URL)."""
+    body = answer.json()
+    if not isinstance(body, dict) or not ("data" in body or "errors" in body):
+        raise XrayRejectedError(f"{action}: the answer from {answer.url} is not a GraphQL answer "
+                                f"({answer.content_type or 'no content type'}: {error_text(answer)[:120]})",
+                                "check XRAY_BASE_URL and XRAY_DEPLOYMENT: GraphQL is Xray Cloud's API")
+    errors = body.get("errors")
+    if errors:
+        items = errors if isinstance(errors, list) else [errors]
+        text = _clip("; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in items))
+        raise XrayRejectedError(f"{action}: Xray answered: {text}", hint_for(text), status=answer.status,
+                                xray_error=text)
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise XrayRejectedError(f"{action}: Xray's GraphQL answer holds no data",
+                                "check XRAY_BASE_URL: the answer did not come from Xray's GraphQL API")
+    return data
+
+
+def link_problems(answer: Answer) -> list[str]:
+    """What Xray Server/DC's ``…/api/testplan/{key}/testexecution`` answered against a link: it answers 200
+    in every case, with ``[]`` for success and a list of messages for what it refused (contract §15.2)."""
+    body = answer.json()
+    if not isinstance(body, list):
+        return [f"the answer was not a list of messages ({answer.content_type or 'no content type'}: "
+                f"{error_text(answer)[:120]})"]
+    return [one for one in (_clip(str(m)) for m in body) if one]
 
 
 # -- requests that got no answer ----------------------------------------------------------------------------

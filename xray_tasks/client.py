@@ -28,6 +28,7 @@ from xray_tasks.answers import (
     Verdict,
     classify_failure,
     decipher,
+    graphql_data,
     import_result,
     token_in,
 )
@@ -189,6 +190,20 @@ class XrayClient:
         except OSError as exc:
             raise SettingsError(f"{action}: cannot write the download to {path}: {exc.strerror or exc}",
                                 "free space there, or choose another folder") from None
+
+    def post_json(self, url: str, body: Any, *, action: str, kind: Kind) -> Answer:
+        """An authenticated POST of a JSON body; the answer, for :mod:`xray_tasks.answers` to read."""
+        return self.exchange(Request("POST", url, json=body), action=action, kind=kind, authorized=True).answer
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None, *, action: str,
+                kind: Kind = Kind.READ) -> dict[str, Any]:
+        """One Xray Cloud GraphQL request (``{api}/graphql``, contract §9); its ``data``. Errors that GraphQL
+        reports with HTTP 200 are raised like any refusal (:func:`~xray_tasks.answers.graphql_data`)."""
+        body: dict[str, Any] = {"query": query}
+        if variables is not None:
+            body["variables"] = variables
+        return graphql_data(self.post_json(f"{self.settings.api_url}/graphql", body, action=action, kind=kind),
+                            action)
 
     def send(self, plan: ImportPlan) -> ImportResult:
         """Send one import; the result carries the attempts it took."""

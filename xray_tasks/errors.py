@@ -11,7 +11,10 @@ The tree::
     ├── XrayRejectedError          exit 16  Xray answered 4xx to an import; carries Xray's own error text
     ├── XrayUnavailableError       exit 17  network down, DNS, timeout, 5xx, 429 after every retry
     ├── ImportUncertainError       exit 18  the request may have been processed; not retried to avoid a duplicate
+    ├── VerificationError          exit 19  read back, the Test Execution misses runs or records other statuses
+    ├── ShardRecordError           exit 20  a CI shard's record is missing, malformed or names another execution
     ├── ImportFailed               the code of the error it wraps: one request failed, others may have landed
+    ├── CheckFailed                the code of the error it wraps: the import landed, a check after it failed
     └── Interrupted                exit 130 (Ctrl-C) or 143 (SIGTERM), as a shell would: the step stopped
 
 A SIGTERM is raised as :class:`Terminated` (a ``KeyboardInterrupt``) while a task runs, so both
@@ -26,21 +29,24 @@ every line on its way out all the same.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome
 
 __all__ = [
     "AuthenticationError",
+    "CheckFailed",
     "ImportFailed",
     "ImportUncertainError",
     "Interrupted",
     "ReportError",
     "SettingsError",
+    "ShardRecordError",
     "StaleReportError",
     "TemplateError",
     "Terminated",
+    "VerificationError",
     "XrayRejectedError",
     "XrayTasksError",
     "XrayUnavailableError",
@@ -112,6 +118,19 @@ class ImportUncertainError(XrayTasksError):
     exit_code = 18
 
 
+class VerificationError(XrayTasksError):
+    """What Xray recorded is not what was sent: runs are missing, or hold other statuses."""
+
+    exit_code = 19
+
+
+class ShardRecordError(XrayTasksError):
+    """``finalize`` cannot account for every shard: a record is missing, malformed, or names another Test
+    Execution."""
+
+    exit_code = 20
+
+
 class ImportFailed(XrayTasksError):
     """A request of an import failed; ``outcome`` holds what had been imported before (and beside) it.
 
@@ -128,6 +147,18 @@ class ImportFailed(XrayTasksError):
         super().__init__(message, cause.hint)
         self.cause = cause
         self.outcome = outcome
+        self.exit_code = cause.exit_code
+
+
+class CheckFailed(XrayTasksError):
+    """The import landed, but a check after it failed (the read-back, the shard record). It ends with the
+    code of ``cause``; ``outcome`` (what landed) and ``details`` (what the checks found) go into the summary."""
+
+    def __init__(self, cause: XrayTasksError, outcome: ImportOutcome, details: dict[str, Any]) -> None:
+        super().__init__(cause.message, cause.hint)
+        self.cause = cause
+        self.outcome = outcome
+        self.details = details
         self.exit_code = cause.exit_code
 
 

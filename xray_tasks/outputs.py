@@ -83,9 +83,12 @@ def _added(counts: Mapping[str, Mapping[str, int]]) -> dict[str, int]:
 
 def summary(outcome: ImportOutcome, totals: Mapping[str, int] | None = None, *,
             tests_exit: int | None = None, error: str | None = None, exit_code: int | None = None,
-            counts: Mapping[str, Mapping[str, int]] | None = None) -> dict[str, Any]:
+            counts: Mapping[str, Mapping[str, int]] | None = None,
+            checks: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """One JSON-able object describing the whole import; ``counts`` (from :func:`count_results`) adds each
-    Test Execution's per-status counts and, unless ``totals`` is given, makes the totals."""
+    Test Execution's per-status counts and, unless ``totals`` is given, makes the totals; ``checks`` adds
+    what the checks after it found (``"verification"``: recorded counts and differences, ``"shard"``: the
+    shard record)."""
     if totals is None and counts is not None:
         totals = _added(counts)
     first_plan, first = outcome.results[0] if outcome.results else (None, None)
@@ -114,6 +117,7 @@ def summary(outcome: ImportOutcome, totals: Mapping[str, int] | None = None, *,
     }
     if counts is not None:
         data["executions"] = _executions(outcome, counts)
+    data.update(checks or {})
     if exit_code is not None:
         data["exit_code"] = exit_code
     return data
@@ -209,6 +213,12 @@ def _step_summary(data: Mapping[str, Any]) -> str:
         totals = data["totals"]
         lines.append(f"| **all** | | {len(data.get('files') or [])} | {_count(totals, 'passed')} | "
                      f"{_count(totals, 'failed')} | {_count(totals, 'skipped')} |")
+    verification = data.get("verification") or {}
+    for checked in verification.get("executions") or []:
+        recorded = checked.get("recorded") or {}
+        lines += ["", f"Xray recorded {checked.get('runs', 0)} runs in {_safe(checked.get('key'))} for "
+                      f"{checked.get('tests', 0)} Tests sent ({recorded.get('passed', 0)} passed, "
+                      f"{recorded.get('failed', 0)} failed): {'verified' if checked.get('ok') else '**not verified**'}"]
     if data.get("error"):
         lines += ["", f"**Import failed:** {_cell(data['error'])}"]
     return "\n".join(lines) + "\n\n"

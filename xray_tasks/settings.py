@@ -206,6 +206,21 @@ def _whole(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+MAX_SHARDS = 1000
+
+
+def _shard(value: str) -> str:
+    """``I/N``: this job is shard I of N (1-based, as GitLab's ``CI_NODE_INDEX`` counts)."""
+    value = _field_text(value)
+    index, sep, total = value.partition("/")
+    if not sep or not index.strip().isdigit() or not total.strip().isdigit():
+        raise ValueError(f"{value[:40]!r} is not I/N, e.g. 2/8 for the second of eight shards")
+    i, n = int(index), int(total)
+    if not 1 <= i <= n <= MAX_SHARDS:
+        raise ValueError(f"{value[:40]!r}: the shard number must be 1 to N, and N at most {MAX_SHARDS}")
+    return f"{i}/{n}"
+
+
 def _proxy(value: str) -> str:
     value = _text(value)
     parts = _split_url(value)
@@ -338,6 +353,16 @@ class Settings:
                                        "lines (GitLab artifacts:reports:dotenv)", flag="--dotenv-file")
     properties_file: str | None = _setting(None, "write the Test Execution key, URL and counts to this Java "
                                            ".properties file (Jenkins readProperties)", flag="--properties-file")
+    verify: bool | None = _setting(None, "read the Test Execution back after an import and compare it with the "
+                                   "reports (import-results: off unless true; ci: on unless false)", _to_bool,
+                                   flag="--verify")
+    verify_wait: float = _setting(10.0, "seconds the read-back may wait for Xray to show every run before a "
+                                  "difference counts", _number(0, 3600))
+    shard: str | None = _setting(None, "this CI job's shard as I/N, e.g. 2/8: the import leaves a shard record for "
+                                 "finalize (GitLab's CI_NODE_INDEX/CI_NODE_TOTAL when unset)", _shard,
+                                 flag="--shard")
+    shard_dir: str = _setting(".", "folder of the shard records xray-shard-<I>.json (written by shards, read by "
+                              "finalize)", flag="--shard-dir")
     variables: Mapping[str, str] = field(default_factory=dict)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     #: what the user should know about how settings were resolved (an option that another one overrides)

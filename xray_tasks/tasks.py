@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke.collection import Collection
 from invoke.context import Context
@@ -33,12 +33,15 @@ from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
 from xray_tasks.importer import ImportOptions
 from xray_tasks.preflight import preflight
 from xray_tasks.redaction import redact
-from xray_tasks.runrecord import load_record, recorded_exit_code
-from xray_tasks.settings import DEPLOYMENTS, FORMAT_CHOICES, REGIONS, Settings, resolve_settings
+from xray_tasks.runrecord import RunRecord, load_record, recorded_exit_code
+from xray_tasks.settings import DEPLOYMENTS, FORMAT_CHOICES, MAX_SHARDS, REGIONS, Settings, resolve_settings
 from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
-__all__ = ["CHOICES", "PLACEHOLDERS", "authenticate", "ci", "demo", "doctor", "export_features", "import_features",
-           "import_results", "map_init", "ns", "run_tests", "sandbox"]
+if TYPE_CHECKING:
+    from xray_tasks.afterimport import AfterImport
+
+__all__ = ["CHOICES", "PLACEHOLDERS", "authenticate", "ci", "create_execution", "demo", "doctor", "export_features",
+           "finalize", "import_features", "import_results", "map_init", "ns", "run_tests", "sandbox", "verify"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -136,7 +139,8 @@ PLACEHOLDERS = {
     "port": "N", "db": "PATH", "host": "ADDR", "features": "PATH", "source": "NAME",
     "precondition_info_template": "FILE", "keys": "KEYS", "filter": "ID", "out": "DIR", "features_from": "KEYS",
     "features_dir": "DIR", "dotenv_file": "FILE", "properties_file": "FILE", "map": "FILE", "evidence": "PATH",
-    "evidence_for": "failed|all", "reruns": "last|worst|all",
+    "evidence_for": "failed|all", "reruns": "last|worst|all", "summary": "TEXT", "shard": "I/N", "shard_dir": "DIR",
+    "expect_shards": "N",
 }
 #: the values shell completion offers for a flag (``xray-tasks import-results --format <TAB>``)
 CHOICES: dict[str, tuple[str, ...]] = {"format": FORMAT_CHOICES, "on_error": ("fail", "warn"),
@@ -238,6 +242,25 @@ def check_reports_given(report: list[str] | None) -> None:
                             "pass the report's path, directory or glob, or leave --report out to use XRAY_REPORT")
 
 
+SHARD_HELP = {
+    "shard": "this job is shard I of N (e.g. 2/8): leave the shard record finalize reads (XRAY_SHARD; GitLab's "
+             "CI_NODE_INDEX/CI_NODE_TOTAL)",
+    "shard_dir": "folder of the shard records xray-shard-<I>.json (default: the working folder; XRAY_SHARD_DIR)",
+}
+
+
+def after_import_checks(s: Settings, record: RunRecord | None, *, verify: bool,
+                        separate: bool) -> tuple[Settings, AfterImport | None]:
+    """The settings a (sharded) import runs with, and its checks after the import (:mod:`afterimport`)."""
+    from xray_tasks.afterimport import after_import
+    from xray_tasks.shards import current_shard, refuse_gherkin, shard_settings
+
+    part = current_shard(s)
+    s = shard_settings(s, part)
+    refuse_gherkin(s, part, record)
+    return s, after_import(s, verify=verify, shard=part, separate=separate)
+
+
 OUTPUT_HELP = {
     "separate": "one Test Execution per report file instead of one for all",
     "parallel": "requests sent at once after the first, 1 to 32 (default 2)",
@@ -249,7 +272,9 @@ OUTPUT_HELP = {
 }
 
 
-@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP, **ENRICH_HELP},
+@task(auto_shortflags=False, help={**IMPORT_HELP, **COMMON_HELP, **OUTPUT_HELP, **ENRICH_HELP, **SHARD_HELP,
+            "verify": "read the Test Execution back and compare it with the reports; exit 19 when runs are missing "
+                      "(XRAY_VERIFY)"},
       iterable=["report", "test_env", "var", "evidence"])
 @exits_cleanly
 def import_results(c: Context, report: list[str] | None = None, format: str | None = None,
@@ -263,16 +288,19 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                    deployment: str | None = None, verbose: bool = False,
                    strict_tags: bool = False, dotenv_file: str | None = None,
                    properties_file: str | None = None, map: str | None = None, evidence: list[str] | None = None,
-                   evidence_for: str | None = None, reruns: str | None = None) -> None:
+                   evidence_for: str | None = None, reruns: str | None = None, verify: bool = False,
+                   shard: str | None = None, shard_dir: str | None = None) -> None:
     """Import test reports into Xray and print the Test Execution key and link.
 
     Examples:
       xray-tasks import-results --report 'target/surefire-reports/*.xml' --test-plan CALC-15
       xray-tasks import-results --report cucumber.json --var summary='Nightly run' --dry-run
+      xray-tasks import-results --test-exec CALC-90 --shard 2/8 --report 'reports/*.xml' --verify
 
     Exit codes: 0 imported; 11 settings; 12 report missing, empty or malformed; 13 report older than the
     recorded test run; 14 template; 15 authentication; 16 Xray refused the request; 17 Xray unreachable;
-    18 the import may have landed (not sent again); with --exit-with-tests, the tests' own code after a
+    18 the import may have landed (not sent again); 19 --verify found runs missing or different; 20 the
+    shard record could not be written; with --exit-with-tests, the tests' own code after a
     successful import; 130/143 interrupted.
     """
     variables = parse_vars(var)
@@ -280,7 +308,7 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
                                         format), **_enrich_flags(map, evidence, evidence_for, reruns),
                      on_error=on_error, base_url=base_url, region=region, deployment=deployment,
                      verbose=verbose or None, dotenv_file=dotenv_file, properties_file=properties_file,
-                     variables=variables)
+                     variables=variables, verify=verify or None, shard=shard, shard_dir=shard_dir)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), allow_stale=allow_stale,
                             strict_tags=strict_tags)
@@ -289,9 +317,10 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
         tests_exit: int | None = recorded_exit_code(record, Path(s.state_file))
     else:  # run-tests earlier in this same invoke call: the step ends with the tests' code too
         tests_exit = record.tests_exit if record and record.this_process else None
+    s, after = after_import_checks(s, record, verify=bool(s.verify), separate=separate)
     end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), record, dry_run=dry_run,
                          separate=separate, parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
-                         tests_exit=tests_exit))
+                         tests_exit=tests_exit, after=after))
 
 
 @task(auto_shortflags=False, help={"command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
@@ -327,12 +356,15 @@ IMPORT_ONLY_FLAGS = ("test_exec", "dry_run", "allow_stale", "exit_with_tests")
 
 
 @task(auto_shortflags=False, help={**{k: v for k, v in IMPORT_HELP.items() if k not in IMPORT_ONLY_FLAGS},
-            **COMMON_HELP, **OUTPUT_HELP, **ENRICH_HELP,
+            **COMMON_HELP, **OUTPUT_HELP, **ENRICH_HELP, **SHARD_HELP,
             "command": "test command (XRAY_TEST_COMMAND); text after -- is appended",
             "clean": "delete the report files (and, with --features-from, the earlier export's .feature files) first",
             "features_from": "first export these keys' Cucumber Tests as .feature files (Tests, Test Executions, "
                              "Test Plans, requirements; comma-separated)",
-            "features_dir": "where --features-from puts the .feature files (default features/xray)"},
+            "features_dir": "where --features-from puts the .feature files (default features/xray)",
+            "test_exec": "import into this existing Test Execution, e.g. one create-execution made for CI shards "
+                         "(XRAY_TEST_EXEC_KEY)",
+            "no_verify": "do not read the Test Execution back after the import (XRAY_VERIFY=false)"},
       iterable=["report", "test_env", "var", "evidence"])
 @exits_cleanly
 def ci(c: Context, command: str | None = None, report: list[str] | None = None, format: str | None = None,
@@ -345,8 +377,9 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
        verbose: bool = False, strict_tags: bool = False, features_from: str | None = None,
        features_dir: str | None = None, dotenv_file: str | None = None,
        properties_file: str | None = None, map: str | None = None, evidence: list[str] | None = None,
-       evidence_for: str | None = None, reruns: str | None = None) -> None:
-    """Run the tests, authenticate and import the results; exit with the tests' exit code.
+       evidence_for: str | None = None, reruns: str | None = None, test_exec: str | None = None,
+       no_verify: bool = False, shard: str | None = None, shard_dir: str | None = None) -> None:
+    """Run the tests, authenticate, import the results and verify them; exit with the tests' exit code.
 
     Before the tests run it checks what the import will need — settings, credentials, the report
     setting, the templates (rendered) — and authenticates (a cached token costs nothing), so a missing
@@ -355,17 +388,21 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     Examples:
       xray-tasks ci --command 'pytest --junitxml=reports/junit.xml' --report 'reports/*.xml'
       xray-tasks ci --report reports --clean --summary-file xray.json -- -k smoke
+      xray-tasks ci --test-exec CALC-90 --shard 3/8 --report 'reports/*.xml' -- --splits 8 --group 3
 
     Exit codes: 0 tests passed and imported; the tests' own code when they failed and their results were
     imported; 11 settings, 14 template or 15 authentication, found before the tests ran; 12-18 the import
-    failed (as import-results; --on-error warn turns 16-18 into the tests' code); 130/143 interrupted.
+    failed (as import-results; --on-error warn turns 16-19 into the tests' code); 19 the read-back found
+    runs missing or different (--no-verify skips it); 20 the shard record; 130/143 interrupted.
     """
     variables = parse_vars(var)
-    s = settings_for(c, **_import_flags(project, None, test_plan, test_env, revision, fix_version, report, format),
+    s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
+                                        format),
                      **_enrich_flags(map, evidence, evidence_for, reruns),
                      test_command=command, on_error=on_error, base_url=base_url, region=region,
                      deployment=deployment, verbose=verbose or None, dotenv_file=dotenv_file,
-                     properties_file=properties_file, variables=variables)
+                     properties_file=properties_file, variables=variables, verify=False if no_verify else None,
+                     shard=shard, shard_dir=shard_dir)
     options = ImportOptions(fmt=s.report_format, multipart=multipart, info_template=info_template,
                             test_info_template=test_info_template, cli_vars=bool(variables), strict_tags=strict_tags)
     if features_dir is not None and not features_from:
@@ -381,9 +418,10 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean, output_to_stderr=json)
     if record.stop_code is not None:  # Ctrl-C / SIGTERM: the interrupted run's reports are not imported
         raise Exit(code=record.stop_code)
+    s, after = after_import_checks(s, record, verify=s.verify is not False, separate=separate)
     end_step(import_step(s, options, OutputOptions(json, quiet, summary_file), record, separate=separate,
                          parallel=whole_number(parallel, "--parallel", 2, low=1, high=32),
-                         tests_exit=record.tests_exit))
+                         tests_exit=record.tests_exit, after=after))
 
 
 FEATURES_HELP = {
@@ -562,5 +600,108 @@ def map_init(c: Context, report: list[str] | None = None, format: str | None = N
     write_starting_map(s, out)
 
 
+
+
+@task(auto_shortflags=False, help={**COMMON_HELP,
+            "summary": "the Test Execution's summary (the info template's vars.summary)",
+            "project": "Jira project key (XRAY_PROJECT_KEY)",
+            "test_plan": "link the Test Execution to this Test Plan (XRAY_TEST_PLAN_KEY)",
+            "test_env": "Test Environment (repeatable; XRAY_TEST_ENVIRONMENTS): set them here, once, for all shards",
+            "var": "template variable NAME=VALUE (repeatable; also XRAY_VAR_NAME)",
+            "info_template": "Jinja template file for the Test Execution's fields (the multipart info template)",
+            "json": "print one JSON object instead of the bare key"},
+      iterable=["test_env", "var"])
+@exits_cleanly
+def create_execution(c: Context, summary: str | None = None, project: str | None = None,
+                     test_plan: str | None = None, test_env: list[str] | None = None, var: list[str] | None = None,
+                     info_template: str | None = None, json: bool = False, base_url: str | None = None,
+                     region: str | None = None, deployment: str | None = None, verbose: bool = False) -> None:
+    """Create an empty Test Execution for CI shards to import into; print its key.
+
+    Examples:
+      KEY=$(xray-tasks create-execution --summary "CI $CI_PIPELINE_ID" --test-plan CALC-15 --test-env chrome)
+      xray-tasks create-execution --project CALC --json
+
+    Exit codes: 0 created (the key on stdout, and in GITHUB_OUTPUT and the dotenv/properties files);
+    11 settings; 14 template; 15 authentication; 16 Xray refused it (or the Test Plan link, after the key
+    is printed); 17 Xray unreachable.
+    """
+    from xray_tasks.pipeline import create_step  # loads httpx
+
+    variables = parse_vars(var)
+    if summary is not None:
+        variables["summary"] = summary
+    s = settings_for(c, project_key=project, test_plan_key=test_plan, test_environments=tuple(test_env or ()) or None,
+                     base_url=base_url, region=region, deployment=deployment, verbose=verbose or None,
+                     variables=variables)
+    create_step(s, Console(as_json=json), info_template=info_template, record=load_record(Path(s.state_file)))
+
+
+READ_HELP = {
+    **COMMON_HELP,
+    "json": "print one JSON object with what Xray recorded and the differences",
+    "summary_file": "write that JSON object to this file",
+    "quiet": "print only the result line, not the table",
+}
+
+
+@task(auto_shortflags=False, help={**READ_HELP,
+            "test_exec": "the Test Execution to check (XRAY_TEST_EXEC_KEY)",
+            "report": "report path, directory or glob it should hold (repeatable; XRAY_REPORT); without one, show "
+                      "its runs per status",
+            "format": "auto (detect from content) or the reports' format (XRAY_REPORT_FORMAT)"},
+      iterable=["report"])
+@exits_cleanly
+def verify(c: Context, test_exec: str | None = None, report: list[str] | None = None, format: str | None = None,
+           json: bool = False, summary_file: str | None = None, quiet: bool = False, base_url: str | None = None,
+           region: str | None = None, deployment: str | None = None, verbose: bool = False) -> None:
+    """Check that a Test Execution holds the reports' results (exit 19 when not); or show its runs.
+
+    Examples:
+      xray-tasks verify --test-exec CALC-90 --report 'reports/*.xml'
+      xray-tasks verify --test-exec CALC-90          # its runs per status
+
+    Exit codes: 0 every run is there as sent; 11 settings; 12 report; 15 authentication; 16 Xray refused
+    the key (not a Test Execution, unknown); 17 Xray unreachable; 19 runs missing, extra or different.
+    """
+    from xray_tasks.pipeline import verify_step  # loads httpx
+
+    check_reports_given(report)
+    s = settings_for(c, test_exec_key=test_exec, report=tuple(report or ()) or None, report_format=format,
+                     base_url=base_url, region=region, deployment=deployment, verbose=verbose or None)
+    verify_step(s, Console(as_json=json, quiet=quiet), summary_file)
+
+
+@task(auto_shortflags=False, help={**READ_HELP,
+            "test_exec": "the Test Execution every shard imported into (XRAY_TEST_EXEC_KEY)",
+            "test_plan": "without --test-exec: each shard has its own Test Execution, linked to this Test Plan "
+                         "(Cucumber/Behave shards)",
+            "expect_shards": "how many shard records must be there (default: the N the records name)",
+            "shard_dir": "folder holding the shards' records xray-shard-<I>.json (XRAY_SHARD_DIR)"})
+@exits_cleanly
+def finalize(c: Context, test_exec: str | None = None, test_plan: str | None = None,
+             expect_shards: str | None = None, shard_dir: str | None = None, json: bool = False,
+             summary_file: str | None = None, quiet: bool = False, base_url: str | None = None,
+             region: str | None = None, deployment: str | None = None, verbose: bool = False) -> None:
+    """After sharded CI: check every shard's record is there, verify the execution against all of them.
+
+    Examples:
+      xray-tasks finalize --test-exec CALC-90 --expect-shards 8 --shard-dir shard-records
+      xray-tasks finalize --test-plan CALC-15 --expect-shards 4     # Cucumber/Behave: one execution per shard
+
+    Exit codes: 0 every shard's runs are there; 11 settings; 15 authentication; 16 Xray refused the key;
+    17 Xray unreachable; 19 runs missing or different; 20 a shard record missing, damaged or naming another
+    Test Execution.
+    """
+    from xray_tasks.pipeline import finalize_step  # loads httpx
+
+    expect = whole_number(expect_shards, "--expect-shards", 0, low=1, high=MAX_SHARDS) if expect_shards else None
+    s = settings_for(c, test_exec_key=test_exec, test_plan_key=test_plan, shard_dir=shard_dir, base_url=base_url,
+                     region=region, deployment=deployment, verbose=verbose or None)
+    finalize_step(s, Console(as_json=json, quiet=quiet), expect=expect, summary_file=summary_file)
+
+
+
+
 ns = Collection("xray", run_tests, authenticate, import_results, ci, import_features, export_features, sandbox, demo,
-                doctor, map_init)
+                doctor, map_init, create_execution, verify, finalize)

@@ -16,10 +16,11 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xray_tasks import outputs
 from xray_tasks.console import Console, err
-from xray_tasks.errors import ImportFailed, Interrupted, SettingsError, XrayTasksError
+from xray_tasks.errors import CheckFailed, ImportFailed, Interrupted, SettingsError, XrayTasksError
 from xray_tasks.importer import ImportOptions, ImportOutcome, plan_run, send_run
 from xray_tasks.merge import ScratchFolder
 from xray_tasks.reports import find_reports
@@ -27,11 +28,14 @@ from xray_tasks.runner import run_command
 from xray_tasks.runrecord import RunRecord, save_record
 from xray_tasks.settings import Settings
 
+if TYPE_CHECKING:
+    from xray_tasks.afterimport import AfterImport
+
 __all__ = ["OutputOptions", "StepEnd", "import_step", "perform_import", "run_test_command"]
 
-#: import failures that XRAY_ON_ERROR=warn turns into a warning: Xray's refusals and outages, never a
-#: mistake in the configuration or the command line
-WARNABLE_EXIT_CODES = frozenset({16, 17, 18})
+#: import failures that XRAY_ON_ERROR=warn turns into a warning: Xray's refusals, outages and lost runs,
+#: never a mistake in the configuration or the command line
+WARNABLE_EXIT_CODES = frozenset({16, 17, 18, 19})
 
 
 @dataclass(frozen=True)
@@ -53,10 +57,11 @@ class OutputOptions:
 
 def import_step(s: Settings, options: ImportOptions, out: OutputOptions, record: RunRecord | None = None, *,
                 dry_run: bool = False, separate: bool = False, parallel: int = 2,
-                tests_exit: int | None = None) -> StepEnd | None:
+                tests_exit: int | None = None, after: AfterImport | None = None) -> StepEnd | None:
     """Import, show and keep the result, then apply the failure policy; how the step must end, when not
     with plain success.
 
+    ``after`` runs once the import landed (the read-back, the shard record: :mod:`xray_tasks.afterimport`).
     ``record`` is the test run recorded by run-tests (read once by the caller). An import error fails the
     step (raised), or with XRAY_ON_ERROR=warn, for Xray's refusals and outages, is reported and the step
     ends with the tests' exit code. A successful import of failed tests ends with the tests' code when
@@ -64,7 +69,7 @@ def import_step(s: Settings, options: ImportOptions, out: OutputOptions, record:
     console = Console(as_json=out.as_json, quiet=out.quiet)
     try:
         outcome = perform_import(s, options, out, record, console, dry_run=dry_run, separate=separate,
-                                 parallel=parallel, tests_exit=tests_exit)
+                                 parallel=parallel, tests_exit=tests_exit, after=after)
     except XrayTasksError as exc:
         if dry_run:
             raise
@@ -77,18 +82,23 @@ def import_step(s: Settings, options: ImportOptions, out: OutputOptions, record:
 
 def perform_import(s: Settings, options: ImportOptions, out: OutputOptions, record: RunRecord | None,
                    console: Console, *, dry_run: bool = False, separate: bool = False, parallel: int = 2,
-                   tests_exit: int | None = None) -> ImportOutcome | None:
-    """Import and show the result (the key first), then write the summary and CI files; None on a dry run."""
+                   tests_exit: int | None = None, after: AfterImport | None = None) -> ImportOutcome | None:
+    """Import and show the result (the key first), run ``after``, then write the summary and CI files; None
+    on a dry run. A failing ``after`` raises :class:`CheckFailed` with what it found, for :func:`_failed`."""
     for note in s.notes:
         console.say(f"note: {note}")
-    outcome = _import(s, options, record, console, dry_run=dry_run, separate=separate, parallel=parallel)
-    if outcome is None:
-        return None
-    data = outputs.summary(outcome, counts=outcome_counts(s, outcome, out), tests_exit=tests_exit)
-    if out.as_json:  # the key goes out first: a side effect that fails below must not hide it
+    with ScratchFolder() as scratch:  # made only if a report is merged, split or rewritten
+        outcome = _import(s, options, record, console, scratch, dry_run=dry_run, separate=separate,
+                          parallel=parallel)
+        if outcome is None:
+            return None
+        if not out.as_json:  # the key goes out first: what fails below must not hide it
+            console.imported(outcome)
+        # the checks read the bodies as they were sent (rewritten, merged), so they run before those go
+        checked = after(outcome, console) if after is not None else {}
+    data = outputs.summary(outcome, counts=outcome_counts(s, outcome, out), tests_exit=tests_exit, checks=checked)
+    if out.as_json:
         console.data(data)
-    else:
-        console.imported(outcome)
     console.annotate_results(data)
     for warning in outputs.write_outputs(data, out.summary_file, dotenv_file=s.dotenv_file,
                                          properties_file=s.properties_file):
@@ -104,8 +114,8 @@ def outcome_counts(s: Settings, outcome: ImportOutcome, out: OutputOptions) -> d
     return outputs.count_results(outcome)
 
 
-def _import(s: Settings, options: ImportOptions, record: RunRecord | None, console: Console, *, dry_run: bool,
-            separate: bool, parallel: int) -> ImportOutcome | None:
+def _import(s: Settings, options: ImportOptions, record: RunRecord | None, console: Console, scratch: ScratchFolder,
+            *, dry_run: bool, separate: bool, parallel: int) -> ImportOutcome | None:
     """Find, plan and send (or, for a dry run, show) the import; None on a dry run."""
     from xray_tasks.client import XrayClient
 
@@ -115,13 +125,12 @@ def _import(s: Settings, options: ImportOptions, record: RunRecord | None, conso
         patterns = tuple(p if os.path.isabs(p) else os.path.join(record.cwd or ".", p) for p in record.reports)
         console.say(f"using the report(s) run-tests recorded in {s.state_file}: {', '.join(record.reports)}")
     paths = find_reports(patterns)
-    with ScratchFolder() as scratch:  # made only if a report is merged or split
-        run = plan_run(s, paths, options, record, scratch, separate=separate)
-        if dry_run:
-            console.dry_run(run, s.base_url, "Bearer" if s.is_cloud or s.server_token else "Basic")
-            return None
-        with XrayClient(s, log=err, meter=console.upload) as client:
-            return send_run(client, run, console, parallel=parallel)
+    run = plan_run(s, paths, options, record, scratch, separate=separate)
+    if dry_run:
+        console.dry_run(run, s.base_url, "Bearer" if s.is_cloud or s.server_token else "Basic")
+        return None
+    with XrayClient(s, log=err, meter=console.upload) as client:
+        return send_run(client, run, console, parallel=parallel)
 
 
 def _failed(s: Settings, exc: XrayTasksError, out: OutputOptions, console: Console, record: RunRecord | None,
@@ -130,9 +139,10 @@ def _failed(s: Settings, exc: XrayTasksError, out: OutputOptions, console: Conso
     been imported before it. Then the error is raised, or with XRAY_ON_ERROR=warn reported."""
     warn = s.on_error == "warn" and exc.exit_code in WARNABLE_EXIT_CODES
     code = tests_exit if tests_exit is not None else ((record.tests_exit if record else None) or 0)
-    done = exc.outcome if isinstance(exc, ImportFailed | Interrupted) and exc.outcome else ImportOutcome()
+    done = exc.outcome if isinstance(exc, ImportFailed | Interrupted | CheckFailed) and exc.outcome else ImportOutcome()
     data = outputs.summary(done, tests_exit=code if warn else tests_exit, error=str(exc),
-                           exit_code=code if warn else exc.exit_code)
+                           exit_code=code if warn else exc.exit_code,
+                           checks=exc.details if isinstance(exc, CheckFailed) else None)
     if out.as_json:
         console.data(data)
     for warning in outputs.write_outputs(data, out.summary_file, dotenv_file=s.dotenv_file,
