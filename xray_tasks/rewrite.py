@@ -50,6 +50,7 @@ from xray_tasks import reruns
 from xray_tasks.errors import ReportError
 from xray_tasks.evidence import EvidenceFile, EvidenceIndex, base64_size, find_evidence, write_base64
 from xray_tasks.formats import FORMAT_LABELS, STATUSES
+from xray_tasks.rerunprobe import might_have_reruns
 from xray_tasks.settings import Settings
 from xray_tasks.testmap import MapHit, TestMap, load_map
 from xray_tasks.testscan import SCANNED, Found, scan_report
@@ -141,6 +142,8 @@ def prepare(s: Settings, reports: Sequence[tuple[Path, str, bool]], *, separate:
     options = options or options_from(s)
     if not options.active:
         return None
+    if not (options.map_file or options.evidence) and not might_have_reruns([(p, fmt) for p, fmt, _ in reports]):
+        return None  # reruns asked for, none there: nothing to rewrite, and no full scan
     test_map = load_map(options.map_file) if options.map_file else None
     named = [p for e in (test_map.entries if test_map else ()) for p in e.evidence]
     files, notes = find_evidence(options.evidence, named)
