@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from xray_tasks.console import Console, err
 from xray_tasks.errors import CheckFailed, SettingsError, ShardRecordError, XrayTasksError
 from xray_tasks.settings import Settings
-from xray_tasks.shards import Shard, write_record
+from xray_tasks.shards import write_record
+from xray_tasks.shardspec import Shard
 from xray_tasks.verify import Verification, check, expected_of, failure
 
 if TYPE_CHECKING:

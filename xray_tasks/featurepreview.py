@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from xray_tasks.featurefiles import FeatureSet
-from xray_tasks.gherkin import Block, GherkinError, key_in_tag, parse
+from xray_tasks.formats import key_in_tag
+from xray_tasks.gherkin import Block, GherkinError, parse
 
 __all__ = ["FilePreview", "Mapped", "preview"]
 

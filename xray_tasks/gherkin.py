@@ -23,8 +23,8 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["LANGUAGES", "SCENARIO", "SCENARIO_OUTLINE", "Block", "Feature", "GherkinError", "Section", "key_in_tag",
-           "parse", "render"]
+__all__ = ["LANGUAGES", "SCENARIO", "SCENARIO_OUTLINE", "Block", "Feature", "GherkinError", "Section", "parse",
+           "render"]
 
 #: header keywords per language (the first of each is the one :func:`render` writes), from the Gherkin
 #: dialects; step keywords are not needed (bodies are kept as text)
@@ -58,7 +58,6 @@ LANGUAGES: dict[str, dict[str, tuple[str, ...]]] = {
 SCENARIO = "Scenario"
 SCENARIO_OUTLINE = "Scenario Outline"
 
-_KEY_RE = re.compile(r"[A-Z][A-Z0-9_]+-[0-9]+")
 _LANGUAGE_RE = re.compile(r"#\s*language\s*:\s*(\S+)\s*$")
 _DOC_STRING = ('"""', "```")
 _INDENT = "  "
@@ -109,13 +108,6 @@ class Feature:
     language: str
     backgrounds: tuple[Block, ...]
     scenarios: tuple[Block, ...]
-
-
-def key_in_tag(tag: str, prefix: str) -> str | None:
-    """The issue key in ``tag`` (without ``@``) when the tag is exactly ``<prefix><KEY>``."""
-    if tag.startswith(prefix) and _KEY_RE.fullmatch(tag, len(prefix)):
-        return tag[len(prefix):]
-    return None
 
 
 def _header(text: str, keywords: dict[str, tuple[str, ...]]) -> tuple[str, str, str] | None:

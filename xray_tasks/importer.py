@@ -23,6 +23,7 @@ from xray_tasks.errors import ImportFailed, Interrupted, ReportError, Terminated
 from xray_tasks.merge import ScratchFolder
 from xray_tasks.plan import ImportPlan, build_plan, decide, implied_templates
 from xray_tasks.reports import Batch, ReportInfo, check_reports, make_batches
+from xray_tasks.rerunprobe import needs_rewrite
 from xray_tasks.runrecord import RunRecord
 from xray_tasks.scenariotags import check_scenario_tags
 from xray_tasks.settings import Settings
@@ -69,11 +70,13 @@ def plan_run(s: Settings, paths: Sequence[Path], options: ImportOptions, record:
              scratch: ScratchFolder, *, separate: bool = False) -> RunPlan:
     """Check, batch and plan every report; nothing is sent. Merged or split bodies go to ``scratch``; the
     first plan notes the reports that were skipped."""
-    from xray_tasks.rewrite import prepare
-
     checked = check_reports(paths, options.fmt, record, allow_stale=options.allow_stale)
     tag_notes = check_scenario_tags(s, checked.reports, strict=options.strict_tags)
-    rewrites = prepare(s, checked.reports, separate=separate)
+    rewrites = None
+    if needs_rewrite(s, [(p, fmt) for p, fmt, _ in checked.reports]):
+        from xray_tasks.rewrite import prepare  # SQLite and YAML: only for the imports that need them
+
+        rewrites = prepare(s, checked.reports, separate=separate)
     try:
         batches = make_batches(checked.reports, s, scratch, separate=separate, rewrites=rewrites)
     finally:

@@ -25,13 +25,23 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["MAX_IDENTITIES", "might_have_reruns"]
+from xray_tasks.settings import Settings
+
+__all__ = ["MAX_IDENTITIES", "might_have_reruns", "needs_rewrite"]
 
 #: most test identities kept (as digests) to compare several reports; beyond, the full scan decides
 MAX_IDENTITIES = 250_000
 CHUNK = 1024 * 1024
 _TAG = re.compile(rb"<testcase\b([^<>]*)>|<testsuite\b|<(?:rerun|flaky)(?:Failure|Error)\b")
 _ATTR = re.compile(rb"""\b(classname|name)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def needs_rewrite(s: Settings, reports: Sequence[tuple[Path, str]]) -> bool:
+    """Whether the import's reports go through :mod:`xray_tasks.rewrite` at all: a map or evidence asked
+    for, or reruns to collapse. Most imports need none, and load none of its machinery."""
+    if s.map or s.evidence:
+        return True
+    return s.reruns != "all" and might_have_reruns(reports)
 
 
 def might_have_reruns(reports: Sequence[tuple[Path, str]]) -> bool:

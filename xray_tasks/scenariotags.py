@@ -14,7 +14,7 @@ from pathlib import Path
 
 from xray_tasks import formats
 from xray_tasks.errors import ReportError
-from xray_tasks.gherkin import key_in_tag
+from xray_tasks.formats import key_in_tag
 from xray_tasks.settings import Settings
 
 __all__ = ["SHOWN", "check_scenario_tags", "untagged_scenarios"]

@@ -14,7 +14,8 @@ What concurrent shards rely on (README, "Sharded CI"):
 * **retries cannot duplicate**: an import into an existing execution is idempotent per Test — a later
   import replaces that Test's run — so the client retries it even after a timeout (``Kind.UPDATE``);
 * **environments are set once**, by ``create-execution``: an import that carries Test Environments
-  *replaces* the execution's (contract §15.1), so a shard drops them with a note (:func:`shard_settings`);
+  *replaces* the execution's (contract §15.1), so a shard drops them with a note
+  (:func:`xray_tasks.shardspec.shard_settings`);
 * **Cucumber and Behave cannot import into an existing execution** (§15.4): a shard with such reports
   and a Test Execution key is refused; each shard then imports into its own execution linked to one Test
   Plan (``--test-plan PLAN``), and ``finalize --test-plan PLAN`` verifies each execution against its
@@ -28,95 +29,29 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xray_tasks.answers import ISSUE_KEY
-from xray_tasks.errors import ReportError, SettingsError, ShardRecordError, VerificationError, one_line
-from xray_tasks.formats import FORMAT_LABELS, STATUSES
+from xray_tasks.errors import SettingsError, ShardRecordError, VerificationError, one_line
+from xray_tasks.formats import STATUSES
 from xray_tasks.readback import ExecutionRef, find_execution, plan_executions
-from xray_tasks.reports import SHARD_KIND, detect, find_reports, own_output
-from xray_tasks.settings import MAX_SHARDS, Settings
+from xray_tasks.reports import SHARD_KIND
+from xray_tasks.settings import MAX_SHARDS
+from xray_tasks.shardspec import Shard
 from xray_tasks.verify import Expectation, SentTest, Verification, check, failure
 
 if TYPE_CHECKING:
     from xray_tasks.client import XrayClient
-    from xray_tasks.runrecord import RunRecord
 
-__all__ = ["RECORD_VERSION", "Finalized", "Shard", "ShardRecord", "current_shard", "finalize", "read_records",
-           "refuse_gherkin", "shard_settings", "write_record"]
+__all__ = ["RECORD_VERSION", "Finalized", "ShardRecord", "finalize", "read_records", "write_record"]
 
 RECORD_VERSION = 1
 _RECORD_NAME = re.compile(r"xray-shard-([0-9]{1,4})\.json")
 #: the largest shard record read (a record lists its Tests: 100 000 of them take about 15 MB)
 MAX_RECORD_BYTES = 256 * 1024 * 1024
-
-
-@dataclass(frozen=True, order=True)
-class Shard:
-    """Shard ``index`` of ``total`` (1-based)."""
-
-    index: int
-    total: int
-
-    @property
-    def label(self) -> str:
-        return f"{self.index}/{self.total}"
-
-    @property
-    def filename(self) -> str:
-        return f"xray-shard-{self.index}.json"
-
-
-def current_shard(s: Settings, environ: Mapping[str, str] | None = None) -> Shard | None:
-    """This job's shard: ``XRAY_SHARD`` / ``--shard``, else GitLab's ``CI_NODE_INDEX`` of ``CI_NODE_TOTAL``."""
-    if s.shard:
-        index, _, total = s.shard.partition("/")
-        return Shard(int(index), int(total))
-    environ = os.environ if environ is None else environ
-    index, total = environ.get("CI_NODE_INDEX", "").strip(), environ.get("CI_NODE_TOTAL", "").strip()
-    if not index or not total:
-        return None
-    if not (index.isdigit() and total.isdigit() and 1 <= int(index) <= int(total) <= MAX_SHARDS):
-        raise SettingsError(f"CI_NODE_INDEX={index[:20]!r} and CI_NODE_TOTAL={total[:20]!r} are not a shard I of N",
-                            "GitLab sets them for parallel jobs; or pass --shard I/N")
-    return Shard(int(index), int(total))
-
-
-def shard_settings(s: Settings, shard: Shard | None) -> Settings:
-    """The settings a shard imports with: into an existing execution, without Test Environments (an import
-    that carries them replaces the execution's: shards with different ones would overwrite each other)."""
-    if shard is None or not s.test_exec_key or not s.test_environments:
-        return s
-    note = (f"shard {shard.label}: Test Environments ({';'.join(s.test_environments)}) are not sent — an import "
-            f"replaces the environments of {s.test_exec_key}; give them to create-execution instead")
-    return replace(s, test_environments=(), notes=(*s.notes, note))
-
-
-def refuse_gherkin(s: Settings, shard: Shard | None, record: RunRecord | None) -> None:
-    """A shard with Cucumber or Behave reports cannot import into the shared execution: say what works."""
-    if shard is None or not s.test_exec_key:
-        return
-    patterns = s.report or (tuple(p if os.path.isabs(p) else os.path.join(record.cwd or ".", p)
-                                  for p in record.reports) if record else ())
-    if not patterns:
-        return
-    for path in find_reports(patterns):
-        if own_output(path) is not None:
-            continue
-        try:
-            fmt, _ = detect(path, s.report_format)
-        except ReportError:
-            continue  # the import itself says what is wrong with it
-        if fmt in ("cucumber", "behave"):
-            raise SettingsError(
-                f"shard {shard.label}: {path} is {FORMAT_LABELS[fmt]}, which Xray cannot import into an existing Test "
-                f"Execution ({s.test_exec_key}): its endpoints take no Test Execution key, and multipart always "
-                "creates a new one",
-                "give each shard its own Test Execution in one Test Plan: run the shards without --test-exec and "
-                "with --test-plan PLAN, then finalize --test-plan PLAN (README, \"Sharded CI\")")
 
 
 # -- records --------------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ is recorded in a state file, the token in the token cache) and in one call
 by :func:`xray_tasks.settings.resolve_settings` inside each task, never through pre-tasks, because
 Invoke's pre-tasks do not see a mounted collection's config (pyinvoke/invoke#736).
 
-Heavy imports (httpx, Jinja2, the sandbox) happen inside the tasks, so ``--help`` stays fast.
+This module is the command line's table of contents: at import it loads what ``--help`` and ``--list``
+need (Invoke, the settings for the flags' choices) and each task imports the steps it runs when it runs,
+so the help stays about as fast as Invoke itself (``bench/run.py``, start-up).
 """
 
 from __future__ import annotations
@@ -27,18 +29,14 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from xray_tasks import doctor as checks_
-from xray_tasks.console import Console, clear_status, err, error_line
 from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
-from xray_tasks.importer import ImportOptions
-from xray_tasks.preflight import preflight
 from xray_tasks.redaction import redact
-from xray_tasks.runrecord import RunRecord, load_record, recorded_exit_code
 from xray_tasks.settings import DEPLOYMENTS, FORMAT_CHOICES, MAX_SHARDS, REGIONS, Settings, resolve_settings
-from xray_tasks.workflow import OutputOptions, StepEnd, import_step, run_test_command
 
 if TYPE_CHECKING:
     from xray_tasks.afterimport import AfterImport
+    from xray_tasks.runrecord import RunRecord
+    from xray_tasks.workflow import StepEnd
 
 __all__ = ["CHOICES", "PLACEHOLDERS", "authenticate", "ci", "create_execution", "demo", "doctor", "export_features",
            "finalize", "import_features", "import_results", "map_init", "ns", "run_tests", "sandbox", "verify"]
@@ -56,9 +54,13 @@ def exits_cleanly(func: F) -> F:
             with _sigterm_interrupts():
                 return func(c, *args, **kwargs)
         except XrayTasksError as exc:
+            from xray_tasks.console import clear_status, error_line
+
             clear_status()  # a live progress line must not run into the error line
             raise Exit(error_line(exc), code=exc.exit_code) from None
         except KeyboardInterrupt as stop:
+            from xray_tasks.console import clear_status
+
             clear_status()
             signum = stop.signum if isinstance(stop, Terminated) else signal.SIGINT
             name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
@@ -170,6 +172,8 @@ def authenticate(c: Context, print_token: bool = False, force: bool = False, bas
     Exit codes: 0 authenticated; 11 settings (credentials missing, --print-token on Server/DC);
     15 Xray refused the credentials; 16 the base URL did not answer as Xray does; 17 Xray unreachable.
     """
+    from xray_tasks.console import err
+
     s = settings_for(c, base_url=base_url, region=region, deployment=deployment, verbose=verbose or None)
     if print_token and not s.is_cloud:
         raise SettingsError("--print-token: Xray Server/DC has no token to print; requests carry the personal "
@@ -252,12 +256,15 @@ SHARD_HELP = {
 def after_import_checks(s: Settings, record: RunRecord | None, *, verify: bool,
                         separate: bool) -> tuple[Settings, AfterImport | None]:
     """The settings a (sharded) import runs with, and its checks after the import (:mod:`afterimport`)."""
-    from xray_tasks.afterimport import after_import
-    from xray_tasks.shards import current_shard, refuse_gherkin, shard_settings
+    from xray_tasks.shardspec import current_shard, refuse_gherkin, shard_settings
 
     part = current_shard(s)
     s = shard_settings(s, part)
     refuse_gherkin(s, part, record)
+    if not verify and part is None:
+        return s, None
+    from xray_tasks.afterimport import after_import  # the read-back: loads httpx
+
     return s, after_import(s, verify=verify, shard=part, separate=separate)
 
 
@@ -303,6 +310,10 @@ def import_results(c: Context, report: list[str] | None = None, format: str | No
     shard record could not be written; with --exit-with-tests, the tests' own code after a
     successful import; 130/143 interrupted.
     """
+    from xray_tasks.importer import ImportOptions
+    from xray_tasks.runrecord import load_record, recorded_exit_code
+    from xray_tasks.workflow import OutputOptions, import_step
+
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
                                         format), **_enrich_flags(map, evidence, evidence_for, reruns),
@@ -342,6 +353,8 @@ def run_tests(c: Context, command: str | None = None, report: list[str] | None =
     later end with their code), unless --exit-with-tests: then the tests' own code; 11 no test command, or
     --clean refused; 130/143 interrupted.
     """
+    from xray_tasks.workflow import run_test_command
+
     check_reports_given(report)
     s = settings_for(c, test_command=command, report=tuple(report or ()) or None)
     record = run_test_command(s, command, getattr(c, "remainder", "") or "", clean)
@@ -395,6 +408,11 @@ def ci(c: Context, command: str | None = None, report: list[str] | None = None, 
     failed (as import-results; --on-error warn turns 16-19 into the tests' code); 19 the read-back found
     runs missing or different (--no-verify skips it); 20 the shard record; 130/143 interrupted.
     """
+    from xray_tasks.console import Console
+    from xray_tasks.importer import ImportOptions
+    from xray_tasks.preflight import preflight
+    from xray_tasks.workflow import OutputOptions, import_step, run_test_command
+
     variables = parse_vars(var)
     s = settings_for(c, **_import_flags(project, test_exec, test_plan, test_env, revision, fix_version, report,
                                         format),
@@ -489,6 +507,7 @@ def export_features(c: Context, keys: list[str] | None = None, filter: str | Non
     130/143 interrupted.
     """
     from xray_tasks import featureexport  # loads httpx
+    from xray_tasks.console import Console
 
     s = settings_for(c, base_url=base_url, region=region, deployment=deployment, verbose=verbose or None)
     request = featureexport.ExportRequest(featureexport.split_keys(keys or [], "--keys"), filter,
@@ -562,6 +581,8 @@ def doctor(c: Context, report: list[str] | None = None, format: str | None = Non
 
     Exit codes: 0 nothing failed (warnings allowed); 11 at least one check failed (named on stderr).
     """
+    from xray_tasks import doctor as checks_
+
 
     variables = parse_vars(var)
     flags = {"report": tuple(report or ()) or None, "report_format": format, "project_key": project,
@@ -626,7 +647,9 @@ def create_execution(c: Context, summary: str | None = None, project: str | None
     11 settings; 14 template; 15 authentication; 16 Xray refused it (or the Test Plan link, after the key
     is printed); 17 Xray unreachable.
     """
+    from xray_tasks.console import Console
     from xray_tasks.pipeline import create_step  # loads httpx
+    from xray_tasks.runrecord import load_record
 
     variables = parse_vars(var)
     if summary is not None:
@@ -664,6 +687,7 @@ def verify(c: Context, test_exec: str | None = None, report: list[str] | None = 
     Exit codes: 0 every run is there as sent; 11 settings; 12 report; 15 authentication; 16 Xray refused
     the key (not a Test Execution, unknown); 17 Xray unreachable; 19 runs missing, extra or different.
     """
+    from xray_tasks.console import Console
     from xray_tasks.pipeline import verify_step  # loads httpx
 
     check_reports_given(report)
@@ -693,6 +717,7 @@ def finalize(c: Context, test_exec: str | None = None, test_plan: str | None = N
     17 Xray unreachable; 19 runs missing or different; 20 a shard record missing, damaged or naming another
     Test Execution.
     """
+    from xray_tasks.console import Console
     from xray_tasks.pipeline import finalize_step  # loads httpx
 
     expect = whole_number(expect_shards, "--expect-shards", 0, low=1, high=MAX_SHARDS) if expect_shards else None

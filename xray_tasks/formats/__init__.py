@@ -79,6 +79,7 @@ from xray_tasks.formats.base import (
     _label,
     _opened,
     check_readable,
+    key_in_tag,
 )
 from xray_tasks.formats.detect import detect_format, sniff_format
 from xray_tasks.formats.json_reports import _iter_gherkin, _iter_xray, _load_json
@@ -101,6 +102,7 @@ __all__ = [
     "detect_format",
     "has_tests",
     "iter_results",
+    "key_in_tag",
     "sniff_format",
     "summarize",
 ]

@@ -80,6 +80,13 @@ _TRUNCATED_HINT = ("the file ends too early: did the test run finish writing it 
                    "(killed, timed out, disk full)? run the tests again")
 
 
+def key_in_tag(tag: str, prefix: str) -> str | None:
+    """The issue key in a Gherkin ``tag`` (without ``@``) when the tag is exactly ``<prefix><KEY>``."""
+    if tag.startswith(prefix) and _KEY_RE.fullmatch(tag, len(prefix)):
+        return tag[len(prefix):]
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class TestResult:
     """One test of a report, identified the way Xray identifies it."""

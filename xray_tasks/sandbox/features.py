@@ -38,7 +38,8 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
-from xray_tasks.gherkin import Block, Feature, GherkinError, key_in_tag, parse
+from xray_tasks.formats import key_in_tag
+from xray_tasks.gherkin import Block, Feature, GherkinError, parse
 from xray_tasks.sandbox import errors
 from xray_tasks.sandbox.config import Config, Runtime
 from xray_tasks.sandbox.errors import ApiError

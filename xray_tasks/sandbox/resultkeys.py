@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
-from xray_tasks.gherkin import key_in_tag
+from xray_tasks.formats import key_in_tag
 
 __all__ = ["scenario_keys"]
 
