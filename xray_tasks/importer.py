@@ -10,16 +10,16 @@ and sends them ``parallel`` at a time. What landed is kept: a failing request ra
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from xray_tasks.deadline import leave_signals_to_the_main_thread
-from xray_tasks.errors import ImportFailed, Interrupted, ReportError, Terminated, XrayTasksError
+from xray_tasks.errors import ImportFailed, Interrupted, Terminated, XrayTasksError
+from xray_tasks.formats import read_xray_document
 from xray_tasks.merge import ScratchFolder
 from xray_tasks.plan import ImportPlan, build_plan, decide, implied_templates
 from xray_tasks.reports import Batch, ReportInfo, check_reports, make_batches
@@ -115,7 +115,7 @@ def _plan(s: Settings, batch: Batch, options: ImportOptions, record: RunRecord |
         test_info = render_template(find_template(s, "testInfo", options.test_info_template), "testInfo",
                                     context, s.deployment).data
     elif batch.fmt == "xray":
-        xray_report = _load_xray(batch.body)
+        xray_report = read_xray_document(batch.body)
     plan = build_plan(s, batch.body, batch.fmt, decision, detected=batch.detected, info=info, test_info=test_info,
                       xray_report=xray_report, sources=batch.sources, follower=follower)
     plan = replace(plan, rewritten=batch.rewritten) if batch.rewritten else plan
@@ -128,17 +128,6 @@ def _signum(stop: KeyboardInterrupt) -> int:
 
 def _with_note(plan: ImportPlan, note: str) -> ImportPlan:
     return replace(plan, notes=(*plan.notes, note))
-
-
-def _load_xray(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: cannot read the Xray JSON: {exc}", "fix the report") from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{path} is not an Xray JSON object", "pass --format to say what it is")
-    return data
 
 
 @dataclass

@@ -48,7 +48,7 @@ from typing import Any, BinaryIO, Protocol
 from xray_tasks import reruns
 from xray_tasks.errors import ReportError
 from xray_tasks.evidence import EvidenceFile, EvidenceIndex, base64_size, find_evidence, write_base64
-from xray_tasks.formats import FORMAT_LABELS, STATUSES
+from xray_tasks.formats import FORMAT_LABELS, STATUSES, read_xray_document
 from xray_tasks.settings import Settings
 from xray_tasks.testmap import MapHit, TestMap, load_map
 from xray_tasks.testscan import SCANNED, Found, scan_report
@@ -611,7 +611,7 @@ class Rewrites:
 
     def _write_xray(self, out: _Sink, path: Path, *, evidence: bool = True) -> None:
         n = self.file_no[path]
-        data = _load(path)
+        data = read_xray_document(path)
         tests = data.get("tests") or []
         out.write(b"{")
         for name, value in data.items():
@@ -727,17 +727,6 @@ def _utf8(path: Path) -> bool:
 
 
 # -- Xray JSON pieces -----------------------------------------------------------------------------------------
-
-
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise ReportError(f"{path}: cannot read the Xray JSON: {exc}", "fix the report") from None
-    if not isinstance(data, dict):
-        raise ReportError(f"{path} is not an Xray JSON object", "pass --format to say what it is")
-    return data
 
 
 def _xray_changed(test: dict[str, Any], hit: dict[str, Any] | None, comment: str | None, has_key: bool

@@ -82,7 +82,7 @@ from xray_tasks.formats.base import (
     key_in_tag,
 )
 from xray_tasks.formats.detect import detect_format, sniff_format
-from xray_tasks.formats.json_reports import _iter_gherkin, _iter_xray, _load_json
+from xray_tasks.formats.json_reports import _iter_gherkin, _iter_xray, _load_json, read_xray_document
 from xray_tasks.formats.statuses import STATUSES, UNKNOWN_STATUS
 from xray_tasks.formats.xml_reports import _iter_xml
 
@@ -103,6 +103,7 @@ __all__ = [
     "has_tests",
     "iter_results",
     "key_in_tag",
+    "read_xray_document",
     "sniff_format",
     "summarize",
 ]

@@ -3,7 +3,9 @@ into :class:`TestResult` items."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from xray_tasks.errors import ReportError
@@ -135,3 +137,15 @@ def _iter_gherkin(data: Any, label: str, fmt: str) -> Iterator[TestResult]:
             yield TestResult(name=name, definition=f"{feature_name}: {name}",
                              status=_scenario_status(element), key=key,
                              duration=sum(numbers) * ns_per_unit if numbers else None, tags=tuple(tags))
+
+
+def read_xray_document(path: Path) -> dict[str, Any]:
+    """An Xray JSON report as a dict, for code that rewrites it (options, keys, evidence): read whole."""
+    try:
+        with path.open("rb") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: cannot read the Xray JSON: {exc}", "fix the report") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path} is not an Xray JSON object", "pass --format to say what it is")
+    return data
