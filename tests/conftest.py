@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cloud_api import Cloud
 from xray_tasks.sandbox import Sandbox
 
 pytest_plugins = ["tests.runners"]
@@ -45,3 +46,13 @@ def sb() -> Iterator[Sandbox]:
 def sandbox(sb: Sandbox) -> Sandbox:
     """The same fresh sandbox, under the name the sandbox's own tests use."""
     return sb
+
+
+@pytest.fixture
+def cloud(sandbox: Sandbox) -> Iterator[Cloud]:
+    """An authenticated client for the sandbox's Cloud API (GraphQL, imports)."""
+    client = Cloud(sandbox)
+    try:
+        yield client
+    finally:
+        client.http.close()

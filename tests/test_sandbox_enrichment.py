@@ -12,14 +12,13 @@ import struct
 import subprocess
 import sys
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.test_sandbox_graphql import RUNS, Cloud, all_runs
+from tests.cloud_api import RUNS, Cloud, all_runs
 from xray_tasks.errors import ReportError
 from xray_tasks.formats import iter_results
 from xray_tasks.formats.enriched import EVIDENCE_BYTES, iter_enriched, split_custom_field
@@ -90,13 +89,6 @@ See run.log for the steps.]]></property>
 """.encode()  # noqa: E501 - the writer's long lines, verbatim
 
 
-@pytest.fixture
-def cloud(sandbox: Sandbox) -> Iterator[Cloud]:
-    client = Cloud(sandbox)
-    try:
-        yield client
-    finally:
-        client.http.close()
 
 
 def server_import(sandbox: Sandbox, query: str, report: bytes, fmt: str = "junit") -> httpx.Response:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_sandbox_graphql import Cloud, all_runs, junit
+from tests.cloud_api import Cloud, all_runs, junit
 from xray_tasks.merge import ScratchFolder, merge_to_file
 from xray_tasks.sandbox import Sandbox
 
