@@ -23,7 +23,7 @@ from xray_tasks.errors import CheckFailed, SettingsError, ShardRecordError, Xray
 from xray_tasks.settings import Settings
 from xray_tasks.shards import write_record
 from xray_tasks.shardspec import Shard
-from xray_tasks.verify import Verification, check, expected_of, failure
+from xray_tasks.verify import Expected, Verification, check, expected_of, failure
 
 if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome
@@ -44,10 +44,12 @@ def after_import(s: Settings, *, verify: bool, shard: Shard | None, separate: bo
 
     def run(outcome: ImportOutcome, console: Console) -> dict[str, Any]:
         details: dict[str, Any] = {}
+        expected: Expected | None = None  # each sent report is read once, for the record and the check
         if shard is not None:
-            details["shard"] = _record(s, shard, outcome, console, details)
+            expected = expected_of(outcome)
+            details["shard"] = _record(s, shard, outcome, expected, console, details)
         if verify:
-            verifications = _verify(s, outcome, details)
+            verifications = _verify(s, outcome, expected, details)
             details["verification"] = {"ok": all(v.ok for v in verifications),
                                        "executions": [v.as_dict() for v in verifications]}
             show(console, verifications)
@@ -59,9 +61,9 @@ def after_import(s: Settings, *, verify: bool, shard: Shard | None, separate: bo
     return run
 
 
-def _record(s: Settings, shard: Shard, outcome: ImportOutcome, console: Console,
+def _record(s: Settings, shard: Shard, outcome: ImportOutcome, expected: Expected, console: Console,
             details: dict[str, Any]) -> dict[str, Any]:
-    (key, (ref, expectation)), = expected_of(outcome).items()  # one execution: --separate is refused above
+    (key, (ref, expectation)), = expected.items()  # one execution: --separate is refused above
     files = list(dict.fromkeys(str(p) for plan, _ in outcome.results for p in plan.files))
     try:
         path = write_record(s.shard_dir, shard, ref, expectation, files)
@@ -75,14 +77,15 @@ def _record(s: Settings, shard: Shard, outcome: ImportOutcome, console: Console,
     return {"shard": shard.label, "record": str(path), "tests": len(expectation.tests)}
 
 
-def _verify(s: Settings, outcome: ImportOutcome, details: dict[str, Any]) -> list[Verification]:
+def _verify(s: Settings, outcome: ImportOutcome, expected: Expected | None,
+            details: dict[str, Any]) -> list[Verification]:
     from xray_tasks.client import XrayClient
     from xray_tasks.readback import find_execution
 
     verifications = []
     try:
         with XrayClient(s, log=err) as client:
-            for key, (ref, expectation) in expected_of(outcome).items():
+            for key, (ref, expectation) in (expected if expected is not None else expected_of(outcome)).items():
                 created = any(plan.creates_execution for plan, result in outcome.results if result.key == key)
                 found = find_execution(client, key, ref.issue_id)
                 verifications.append(check(client, found, expectation, extras_fail=created, wait=s.verify_wait))

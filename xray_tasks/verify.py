@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from xray_tasks.client import XrayClient
     from xray_tasks.importer import ImportOutcome
 
-__all__ = ["Expectation", "SentTest", "Verification", "check", "compare", "expected_bucket", "expected_of",
+__all__ = ["Expectation", "Expected", "SentTest", "Verification", "check", "compare", "expected_bucket", "expected_of",
            "failure", "recorded_bucket", "settle"]
 
 #: Xray's worst-wins order (FAIL > ABORTED > EXECUTING > TODO > PASS) in the normalised buckets
@@ -159,7 +159,11 @@ class Expectation:
         return [SentTest(e.key, e.definition, e.name, tuple(e.expected)) for e in self._tests.values()]
 
 
-def expected_of(outcome: ImportOutcome) -> dict[str, tuple[ExecutionRef, Expectation]]:
+#: what each Test Execution of an import run should hold, by key
+Expected = dict[str, tuple[ExecutionRef, Expectation]]
+
+
+def expected_of(outcome: ImportOutcome) -> Expected:
     """What each Test Execution of an import run should hold: its requests, each one import of the body it
     sent — the report as it went out (reruns collapsed, merged, or a part of a split one), so it must be
     called while those bodies exist."""
