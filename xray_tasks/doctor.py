@@ -340,12 +340,12 @@ def template_checks(s: Settings, reports: Sequence[tuple[Path, str]], *, info_te
         return [Check("templates", WARN, "not rendered: no project key (multipart needs one)",
                       "set XRAY_PROJECT_KEY (or --project) to use --multipart and templates")]
     report: Any = ReportInfo(list(reports)) if reports else placeholder_report()
+    context = build_context(s, report=report)
     checks = []
     for part, explicit in (("info", info_template), ("testInfo", test_info_template)):
         name = f"template {part}"
         try:
             path = find_template(s, part, explicit)
-            context = build_context(s, report=report)
             rendered = render_template(path, part, context, s.deployment)
         except XrayTasksError as exc:
             checks.append(_fail(name, exc))

@@ -11,11 +11,11 @@ and sends them ``parallel`` at a time. What landed is kept: a failing request ra
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from xray_tasks.deadline import leave_signals_to_the_main_thread
 from xray_tasks.errors import ImportFailed, Interrupted, Terminated, XrayTasksError
@@ -84,24 +84,38 @@ def plan_run(s: Settings, paths: Sequence[Path], options: ImportOptions, record:
             rewrites.close()
     enrichment = rewrites.summary if rewrites is not None else None
     report = ReportInfo([(p, fmt) for p, fmt, _ in checked.reports])
-    first = _plan(s, batches[0], options, record, report)
+    context = _contexts(s, record)
+    first = _plan(s, batches[0], options, context, report)
     first = replace(first, notes=(*checked.notes, *tag_notes, *(enrichment.notes if enrichment else ()),
                                   *first.notes))
     if s.test_exec_key and s.test_environments:
         first = _with_note(first, f"Xray replaces the Test Environments of {s.test_exec_key} with the ones sent "
                                   f"({';'.join(s.test_environments)}); it does not add to them")
     if separate:
-        followers = [_plan(s, b, options, record, ReportInfo([(p, b.fmt) for p in b.sources or (b.body,)]))
+        followers = [_plan(s, b, options, context, ReportInfo([(p, b.fmt) for p in b.sources or (b.body,)]))
                      for b in batches[1:]]
     else:
         follow = not s.test_exec_key  # into the key the first request creates, else into the given one
-        followers = [_plan(s, b, ImportOptions(fmt=options.fmt), record, report, follower=follow)
+        followers = [_plan(s, b, ImportOptions(fmt=options.fmt), context, report, follower=follow)
                      for b in batches[1:]]
     return RunPlan(first, tuple(followers), report, separate, enrichment)
 
 
-def _plan(s: Settings, batch: Batch, options: ImportOptions, record: RunRecord | None, report: ReportInfo, *,
-          follower: bool = False) -> ImportPlan:
+def _contexts(s: Settings, record: RunRecord | None) -> Callable[[ReportInfo], dict[str, Any]]:
+    """The template context of each request: all but ``report`` is the same for the whole run, so it (and
+    its ``git`` calls) is built once, on the first multipart request."""
+    shared: list[dict[str, Any]] = []
+
+    def context(report: ReportInfo) -> dict[str, Any]:
+        if not shared:
+            shared.append(build_context(s, report=None, run=record.template_vars() if record else None))
+        return {**shared[0], "report": report}
+
+    return context
+
+
+def _plan(s: Settings, batch: Batch, options: ImportOptions, context: Callable[[ReportInfo], dict[str, Any]],
+          report: ReportInfo, *, follower: bool = False) -> ImportPlan:
     """The plan for one request, with the templates rendered when it is multipart."""
     decision = decide(s, batch.fmt, multipart=options.multipart,
                       templates=bool(options.info_template or options.test_info_template),
@@ -109,11 +123,11 @@ def _plan(s: Settings, batch: Batch, options: ImportOptions, record: RunRecord |
                       implied=None if options.cli_vars or follower else implied_templates(s), follower=follower)
     info = test_info = xray_report = None
     if decision.multipart:
-        context = build_context(s, report=report, run=record.template_vars() if record else None)
-        info = render_template(find_template(s, "info", options.info_template), "info", context,
+        variables = context(report)
+        info = render_template(find_template(s, "info", options.info_template), "info", variables,
                                s.deployment).data
         test_info = render_template(find_template(s, "testInfo", options.test_info_template), "testInfo",
-                                    context, s.deployment).data
+                                    variables, s.deployment).data
     elif batch.fmt == "xray":
         xray_report = read_xray_document(batch.body)
     plan = build_plan(s, batch.body, batch.fmt, decision, detected=batch.detected, info=info, test_info=test_info,
