@@ -33,6 +33,7 @@ from xray_tasks.console import Console, err
 from xray_tasks.errors import SettingsError, XrayRejectedError, XrayTasksError
 from xray_tasks.featurefiles import SUFFIX
 from xray_tasks.gherkin import GherkinError, parse
+from xray_tasks.reports import protected_folder
 from xray_tasks.settings import ISSUE_KEY, Settings
 from xray_tasks.unzip import UnsafeZip, extract
 
@@ -103,10 +104,7 @@ def _check(request: ExportRequest) -> None:
 def _check_clean_target(out: Path) -> None:
     """--clean never empties a folder that holds more than an export: the working directory, the home
     folder, or a parent of either."""
-    here, home, real = Path.cwd().resolve(), Path.home().resolve(), out.resolve()
-    if real in (here, home) or real in here.parents or real in home.parents:
-        what = ("the working directory" if real == here else "the home folder" if real == home
-                else "a parent of the working directory or of the home folder")
+    if what := protected_folder(out):
         raise SettingsError(f"--clean: refusing to remove the .feature files in {out}: it is {what}",
                             f"export into a folder of its own, e.g. --out {DEFAULT_OUT}")
 

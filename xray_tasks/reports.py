@@ -27,8 +27,20 @@ from xray_tasks.settings import Settings
 if TYPE_CHECKING:
     from xray_tasks.rewrite import Rewrites
 
-__all__ = ["OWN_KINDS", "Batch", "CheckedReports", "ReportInfo", "check_fresh", "check_reports", "detect",
-           "find_reports", "make_batches", "own_output", "walk_files"]
+__all__ = [
+    "OWN_KINDS",
+    "Batch",
+    "CheckedReports",
+    "ReportInfo",
+    "check_fresh",
+    "check_reports",
+    "detect",
+    "find_reports",
+    "make_batches",
+    "own_output",
+    "protected_folder",
+    "walk_files",
+]
 
 VALIDATE_LIMIT = 16 * 1024 * 1024  # parse reports up to this size fully before sending
 WALK_LIMIT = 200_000  # directory entries one --report pattern may look at
@@ -341,6 +353,16 @@ def _is_empty_list(path: Path) -> bool:
     except OSError:
         return False
     return head.lstrip(b"\xef\xbb\xbf").strip() == b"[]"
+
+
+def protected_folder(folder: str | os.PathLike[str]) -> str | None:
+    """What ``folder`` is when it holds more than a test run's files — the working directory, the home folder
+    or a parent of either — so that nothing empties it; None for any other folder."""
+    here, home, real = Path.cwd().resolve(), Path.home().resolve(), Path(folder).resolve()
+    if real in (here, home) or real in here.parents or real in home.parents:
+        return ("the working directory" if real == here else "the home folder" if real == home
+                else "a parent of the working directory or of the home folder")
+    return None
 
 
 def own_output(path: Path) -> str | None:

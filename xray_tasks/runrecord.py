@@ -68,6 +68,11 @@ class RunRecord:
         return 128 + int(getattr(signal.Signals, self.signal, signal.SIGINT))
 
     @property
+    def report_patterns(self) -> tuple[str, ...]:
+        """The recorded report paths/globs, relative ones taken from the folder the tests ran in."""
+        return tuple(p if os.path.isabs(p) else os.path.join(self.cwd or ".", p) for p in self.reports)
+
+    @property
     def duration(self) -> float | None:
         return self.finished - self.started if self.finished is not None else None
 

@@ -66,8 +66,7 @@ def refuse_gherkin(s: Settings, shard: Shard | None, record: RunRecord | None) -
     """A shard with Cucumber or Behave reports cannot import into the shared execution: say what works."""
     if shard is None or not s.test_exec_key:
         return
-    patterns = s.report or (tuple(p if os.path.isabs(p) else os.path.join(record.cwd or ".", p)
-                                  for p in record.reports) if record else ())
+    patterns = s.report or (record.report_patterns if record else ())
     if not patterns:
         return
     for path in find_reports(patterns):

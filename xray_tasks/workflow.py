@@ -23,7 +23,7 @@ from xray_tasks.console import Console, err
 from xray_tasks.errors import CheckFailed, ImportFailed, Interrupted, SettingsError, XrayTasksError
 from xray_tasks.importer import ImportOptions, ImportOutcome, plan_run, send_run
 from xray_tasks.merge import ScratchFolder
-from xray_tasks.reports import find_reports
+from xray_tasks.reports import find_reports, protected_folder
 from xray_tasks.runner import run_command
 from xray_tasks.runrecord import RunRecord, save_record
 from xray_tasks.settings import Settings
@@ -122,7 +122,7 @@ def _import(s: Settings, options: ImportOptions, record: RunRecord | None, conso
     patterns = s.report
     if not patterns and record is not None and record.reports:
         # `run-tests --report X` in an earlier step (or earlier in this invoke call) names the reports
-        patterns = tuple(p if os.path.isabs(p) else os.path.join(record.cwd or ".", p) for p in record.reports)
+        patterns = record.report_patterns
         console.say(f"using the report(s) run-tests recorded in {s.state_file}: {', '.join(record.reports)}")
     paths = find_reports(patterns)
     run = plan_run(s, paths, options, record, scratch, separate=separate)
@@ -215,17 +215,13 @@ def _clean_reports(patterns: tuple[str, ...]) -> None:
     A folder is emptied of report files only (never removed, nor anything else in it), and never when it is
     the working directory, the home folder or a parent of either: a mistyped ``--report .`` must not wipe a
     project's XML files. Every pattern is checked before anything is deleted."""
-    here, home = Path.cwd().resolve(), Path.home().resolve()
     doomed: list[Path] = []
     for pattern in patterns:
         pattern = os.path.expanduser(pattern)
         if glob.has_magic(pattern):
             doomed += [Path(m) for m in glob.glob(pattern, recursive=True)]
         elif Path(pattern).is_dir():
-            real = Path(pattern).resolve()
-            if real in (here, home) or real in here.parents or real in home.parents:
-                what = ("the working directory" if real == here else "the home folder" if real == home
-                        else "a parent of the working directory or of the home folder")
+            if what := protected_folder(pattern):
                 raise SettingsError(f"--clean: refusing to delete the reports in {pattern}: it is {what}, which "
                                     "holds more than the test run's reports",
                                     "point --report at the folder the tests write their reports to (e.g. "
