@@ -250,7 +250,6 @@ def check_fresh(path: Path, record: RunRecord | None, allow_stale: bool) -> None
 
 def detect(path: Path, fmt: str) -> tuple[str, bool]:
     """The report's format (checked or detected from content) and whether it was detected."""
-    formats.check_readable(path)
     if fmt == "auto":
         return formats.detect_format(path), True
     if fmt not in formats.FORMATS:
@@ -463,18 +462,19 @@ def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, scratch
         items = by_format[fmt]
         detected = all(det for _, det in items)
         paths = [p for p, _ in items]
-        too_big = [p for p in paths if size(p) > limit]
+        sizes = {p: size(p) for p in paths}  # a rewritten report's size is a query: ask once
+        too_big = [p for p in paths if sizes[p] > limit]
         if too_big and fmt in merge.SPLITTABLE:
             for p in too_big:
                 parts = merge.split_junit(body(p), limit, scratch)
                 batches += [Batch(fmt, detected, (p,), part, f"part {n} of {len(parts)} of {p} "
-                                  f"({size(p) / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB limit)")
+                                  f"({sizes[p] / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB limit)")
                             for n, part in enumerate(parts, 1)]
             paths = [p for p in paths if p not in too_big]
         for p in paths:
-            if size(p) > limit:
+            if sizes[p] > limit:
                 raise ReportError(
-                    f"{p} is {size(p) / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB request limit",
+                    f"{p} is {sizes[p] / 2**20:.0f} MiB, over the {s.max_request_mb:g} MiB request limit",
                     "split the report into several files (they are imported into one Test Execution), "
                     "or raise XRAY_MAX_REQUEST_MB if your Xray accepts larger requests")
         if not paths:
@@ -482,7 +482,7 @@ def make_batches(checked: Sequence[tuple[Path, str, bool]], s: Settings, scratch
         if fmt not in merge.MERGEABLE or len(paths) == 1:
             batches += [Batch(fmt, detected, (p,), body(p), rewritten=rewritten(p)) for p in paths]
             continue
-        groups = merge.group_by_size(paths, limit, size)
+        groups = merge.group_by_size(paths, limit, sizes.__getitem__)
         if fmt == "xray" and len(groups) > 1:
             merge.xray_head(paths)  # each request's merge checks its own files; this checks across them
         for group in groups:

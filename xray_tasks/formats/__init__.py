@@ -146,8 +146,6 @@ def has_tests(source: str | os.PathLike[str] | BinaryIO, fmt: str) -> bool:
     """
     label = _label(source)
     _check_format(fmt, label)
-    if isinstance(source, (str, os.PathLike)):
-        check_readable(source)
     with _opened(source) as (stream, size):
         if fmt in XML_FORMATS:
             found = False
