@@ -56,6 +56,11 @@ class Token:
     def usable(self, now: float | None = None) -> bool:
         return (time.time() if now is None else now) < self.expires_at - SAFETY_MARGIN
 
+    @property
+    def valid_until(self) -> str:
+        """When it expires, in local time: ``2026-11-30 09:15:00 UTC``."""
+        return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.expires_at))
+
 
 def jwt_expiry(token: str) -> float | None:
     """The ``exp`` claim of a JWT, or None when the token is not a readable JWT."""

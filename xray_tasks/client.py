@@ -158,8 +158,7 @@ class XrayClient:
         s = self.settings
         if s.is_cloud:
             token = self.authenticate(force=True)
-            until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(token.expires_at))
-            return f"client id {s.client_id} authenticated (token valid until {until})"
+            return f"client id {s.client_id} authenticated (token valid until {token.valid_until})"
         me = self.get_json(f"{s.base_url}/rest/api/2/myself", action="check credentials")
         who = (me.get("name") or me.get("displayName")) if isinstance(me, dict) else None
         return f"authenticated as {who or 'the configured user'} ({server_auth(s)[0]})"

@@ -21,10 +21,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from xray_tasks.errors import some
 from xray_tasks.formats import FORMAT_LABELS
 from xray_tasks.progress import LOCK, UploadProgress, clear_line, line_prefix
 from xray_tasks.redaction import redact, redact_data
@@ -81,12 +82,6 @@ def error_line(exc: BaseException) -> str:
 def clear_status(stream: TextIO | None = None) -> None:
     """Wipe a live progress line still on the terminal (before an error line that is not printed by err)."""
     clear_line(stream)
-
-
-def some(paths: Sequence[Path | str], shown: int = 3) -> str:
-    """``a.xml, b.xml, c.xml and 47 more``: a progress line stays one readable line."""
-    names = ", ".join(str(p) for p in paths[:shown])
-    return f"{names} and {len(paths) - shown} more" if len(paths) > shown else names
 
 
 class Console:

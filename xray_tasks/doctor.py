@@ -231,8 +231,7 @@ def token_cache_check(s: Settings) -> Check:
     token = cache.get(s.api_url, s.client_id, s.client_secret or "") if s.client_id else None
     if token is None:
         return Check("token cache", OK, f"{cache.path} (mode {mode:o}; no valid token for this client id)")
-    until = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(token.expires_at))
-    return Check("token cache", OK, f"{cache.path} (mode {mode:o}; cached token valid until {until})")
+    return Check("token cache", OK, f"{cache.path} (mode {mode:o}; cached token valid until {token.valid_until})")
 
 
 def credentials_check(client: XrayClient) -> Check:

@@ -32,6 +32,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from xray_tasks.importer import ImportOutcome
 
 __all__ = [
@@ -51,6 +53,7 @@ __all__ = [
     "XrayTasksError",
     "XrayUnavailableError",
     "one_line",
+    "some",
 ]
 
 
@@ -61,6 +64,12 @@ def one_line(text: str) -> str:
     """``text`` as one printable line: whitespace runs become one space, other control characters (an
     escape sequence in a server's answer, say) are shown escaped instead of acting on the terminal."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", " ".join(text.split()))
+
+
+def some(items: Sequence[object], shown: int = 3) -> str:
+    """``a.xml, b.xml, c.xml and 47 more``: a list of files stays one readable line."""
+    names = ", ".join(str(p) for p in items[:shown])
+    return f"{names} and {len(items) - shown} more" if len(items) > shown else names
 
 
 class XrayTasksError(Exception):

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from xray_tasks.errors import SettingsError
+from xray_tasks.errors import SettingsError, some
 from xray_tasks.formats import FORMAT_LABELS, JSON_FORMATS
 from xray_tasks.settings import Settings
 
@@ -186,9 +186,7 @@ class ImportPlan:
             return f"{self.sources[0]}, rewritten"
         if len(self.sources) == 1:
             return f"{self.sources[0]} (a part of it, cut between test suites)"
-        shown = ", ".join(str(p) for p in self.sources[:3])
-        more = f" and {len(self.sources) - 3} more" if len(self.sources) > 3 else ""
-        return f"{len(self.sources)} reports merged: {shown}{more}"
+        return f"{len(self.sources)} reports merged: {some(self.sources)}"
 
     def to_dict(self, base_url: str) -> dict[str, Any]:
         return {

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from xray_tasks import formats, merge
-from xray_tasks.errors import ReportError, SettingsError, StaleReportError
+from xray_tasks.errors import ReportError, SettingsError, StaleReportError, some
 from xray_tasks.runrecord import RUN_KIND, RunRecord
 from xray_tasks.settings import Settings
 
@@ -334,10 +334,8 @@ def _nothing_to_import(own: Sequence[tuple[Path, str]], empty: Sequence[tuple[Pa
     return ReportError(problem, "check that the tests ran; Xray rejects an empty report")
 
 
-def _names(items: Sequence[tuple[Path, str]], shown: int = 3) -> str:
-    names = [str(p) for p, _ in items]
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
+def _names(items: Sequence[tuple[Path, str]]) -> str:
+    return some([p for p, _ in items])
 
 
 def _kinds(items: Sequence[tuple[Path, str]]) -> str:

@@ -17,7 +17,6 @@ import functools
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,10 +126,6 @@ def parse_vars(pairs: list[str] | None) -> dict[str, str]:
     return out
 
 
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
-
-
 #: how ``xray-tasks --help TASK`` shows each flag's value (``invoke --help`` shows Invoke's ``=STRING``);
 #: every flag that takes a value has one (tests/test_cli.py checks)
 PLACEHOLDERS = {
@@ -190,7 +185,7 @@ def authenticate(c: Context, print_token: bool = False, force: bool = False, bas
         print(token.value, flush=True)
         return
     how = "cached token" if token.from_cache else "new token"
-    err(f"authenticated to {s.base_url} ({how}, valid until {_when(token.expires_at)})")
+    err(f"authenticated to {s.base_url} ({how}, valid until {token.valid_until})")
 
 
 IMPORT_HELP = {
