@@ -25,9 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["POLICIES", "Attempt", "Verdict", "decide", "flaky_comment"]
+__all__ = ["Attempt", "Verdict", "decide", "flaky_comment"]
 
-POLICIES = ("last", "worst", "all")
 #: how bad a status is for ``worst`` (higher is worse)
 _RANK = {"passed": 0, "skipped": 1, "todo": 2, "aborted": 3, "failed": 4}
 #: characters of a failure message quoted in a comment

@@ -52,6 +52,9 @@ CLOUD_HOST = "xray.cloud.getxray.app"
 REGIONS = {"global": f"https://{CLOUD_HOST}", "us": f"https://us.{CLOUD_HOST}",
            "eu": f"https://eu.{CLOUD_HOST}", "au": f"https://au.{CLOUD_HOST}"}
 DEPLOYMENTS = ("cloud", "server")
+ON_ERROR = ("fail", "warn")
+EVIDENCE_FOR = ("failed", "all")
+RERUNS = ("last", "worst", "all")
 FORMAT_CHOICES = ("auto", "xray", "cucumber", "behave", "junit", "testng", "nunit", "xunit", "robot")
 #: longest value of a key, revision, version or environment name (Jira's text fields hold 255)
 MAX_FIELD = 255
@@ -340,12 +343,12 @@ class Settings:
     evidence: tuple[str, ...] = _setting((), "evidence folders, globs or files, separated by ; or ,", _split_list,
                                          flag="--evidence")
     evidence_for: str = _setting("failed", "whose evidence is attached: failed (failing and flaky tests) or all",
-                                 _choice("failed", "all"), flag="--evidence-for")
+                                 _choice(*EVIDENCE_FOR), flag="--evidence-for")
     evidence_max_mb: float = _setting(10.0, "largest evidence file in MiB; a larger one is left out with a note",
                                       _number(0.001, 100_000))
     reruns: str = _setting("last", "several attempts of one test: last or worst is sent, or all as they are",
-                           _choice("last", "worst", "all"), flag="--reruns")
-    on_error: str = _setting("fail", "what an import failure does in ci: fail or warn", _choice("fail", "warn"),
+                           _choice(*RERUNS), flag="--reruns")
+    on_error: str = _setting("fail", "what an import failure does in ci: fail or warn", _choice(*ON_ERROR),
                              flag="--on-error")
     verbose: bool = _setting(False, "trace every HTTP request and answer on stderr (credentials redacted)", _to_bool,
                              flag="--verbose")

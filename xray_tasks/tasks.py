@@ -30,7 +30,17 @@ from invoke.tasks import task
 
 from xray_tasks.errors import SettingsError, Terminated, XrayTasksError
 from xray_tasks.redaction import redact
-from xray_tasks.settings import DEPLOYMENTS, FORMAT_CHOICES, MAX_SHARDS, REGIONS, Settings, resolve_settings
+from xray_tasks.settings import (
+    DEPLOYMENTS,
+    EVIDENCE_FOR,
+    FORMAT_CHOICES,
+    MAX_SHARDS,
+    ON_ERROR,
+    REGIONS,
+    RERUNS,
+    Settings,
+    resolve_settings,
+)
 
 if TYPE_CHECKING:
     from xray_tasks.afterimport import AfterImport
@@ -140,9 +150,8 @@ PLACEHOLDERS = {
     "expect_shards": "N",
 }
 #: the values shell completion offers for a flag (``xray-tasks import-results --format <TAB>``)
-CHOICES: dict[str, tuple[str, ...]] = {"format": FORMAT_CHOICES, "on_error": ("fail", "warn"),
-                                       "evidence_for": ("failed", "all"), "reruns": ("last", "worst", "all"),
-                                       "region": tuple(REGIONS), "deployment": DEPLOYMENTS}
+CHOICES: dict[str, tuple[str, ...]] = {"format": FORMAT_CHOICES, "on_error": ON_ERROR, "evidence_for": EVIDENCE_FOR,
+                                       "reruns": RERUNS, "region": tuple(REGIONS), "deployment": DEPLOYMENTS}
 
 COMMON_HELP = {
     "base_url": "Xray Cloud host, or Jira base URL for Server/DC (XRAY_BASE_URL)",

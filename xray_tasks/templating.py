@@ -43,7 +43,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from xray_tasks.errors import TemplateError
-from xray_tasks.settings import Settings
+from xray_tasks.settings import SECRET_SETTINGS, Settings
 
 __all__ = ["TEMPLATE_NAMES", "RenderedTemplate", "build_context", "find_template", "mask_userinfo", "render_template",
            "safe_environ", "shown_settings"]
@@ -55,8 +55,6 @@ TEMPLATE_NAMES = {
     ("server", "testInfo"): "test-info.server.json.j2",
 }
 CLOUD_XRAY_FIELDS = frozenset({"testPlanKey", "environments"})
-#: settings never shown to templates
-SECRET_SETTINGS = frozenset({"client_secret", "server_password", "server_token"})
 #: environment variables templates may read as ``env.NAME``: these prefixes and names, minus secret-looking ones
 ENV_PREFIXES = ("XRAY_VAR_", "GITHUB_", "RUNNER_", "CI_", "GITLAB_", "BUILD_", "JOB_", "GIT_", "CHANGE_",
                 "BITBUCKET_", "CIRCLE_", "TRAVIS_", "BUILDKITE_", "SYSTEM_", "AGENT_", "TEAMCITY_", "DRONE_")
