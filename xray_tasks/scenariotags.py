@@ -14,7 +14,7 @@ from pathlib import Path
 
 from xray_tasks import formats
 from xray_tasks.errors import ReportError
-from xray_tasks.formats import key_in_tag
+from xray_tasks.formats import scenario_key
 from xray_tasks.settings import Settings
 
 __all__ = ["SHOWN", "check_scenario_tags", "untagged_scenarios"]
@@ -26,7 +26,7 @@ SHOWN = 3
 def untagged_scenarios(path: Path, fmt: str, prefix: str) -> list[str]:
     """``feature: scenario`` of every scenario in the Cucumber/Behave report without a Test key tag."""
     return [r.definition for r in formats.iter_results(path, fmt)
-            if not any(key_in_tag(t, prefix) or key_in_tag(t, "") for t in r.tags)]
+            if scenario_key(r.tags, prefix) is None]
 
 
 def check_scenario_tags(s: Settings, reports: Sequence[tuple[Path, str, bool]], *, strict: bool) -> tuple[str, ...]:

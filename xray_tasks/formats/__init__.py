@@ -80,6 +80,7 @@ from xray_tasks.formats.base import (
     _opened,
     check_readable,
     key_in_tag,
+    scenario_key,
 )
 from xray_tasks.formats.detect import detect_format, sniff_format
 from xray_tasks.formats.json_reports import _iter_gherkin, _iter_xray, _load_json, read_xray_document
@@ -104,6 +105,7 @@ __all__ = [
     "iter_results",
     "key_in_tag",
     "read_xray_document",
+    "scenario_key",
     "sniff_format",
     "summarize",
 ]

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,6 +85,14 @@ def key_in_tag(tag: str, prefix: str) -> str | None:
     if tag.startswith(prefix) and _KEY_RE.fullmatch(tag, len(prefix)):
         return tag[len(prefix):]
     return None
+
+
+def scenario_key(tags: Iterable[str], prefix: str) -> str | None:
+    """A scenario's Test key: its first tag ``<prefix><KEY>``, else its first bare ``<KEY>`` tag (Xray takes
+    both); None when it carries neither. ``tags`` are the scenario's own, without ``@``."""
+    tags = tuple(tags)
+    return (next((k for t in tags if (k := key_in_tag(t, prefix))), None)
+            or next((k for t in tags if (k := key_in_tag(t, ""))), None))
 
 
 @dataclass(frozen=True, slots=True)

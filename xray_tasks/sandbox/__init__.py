@@ -47,7 +47,7 @@ Modules: ``app`` (Sandbox, serve), ``server`` (HTTP, routing, request log), ``bo
 and chunked bodies, spooling), ``multipart`` (streaming form-data), ``exchange`` (request/response
 objects), ``cloud`` and ``server_dc`` (the two dialects' request shapes), ``issuedata`` (multipart
 info/testInfo), ``imports`` (validation, Tests, runs), ``enrichment`` (what reports add to Tests and runs),
-``resultkeys`` (Cucumber/Behave scenario keys), ``featurezip`` (uploads and exported zips), ``features``
+``featurezip`` (uploads and exported zips), ``features``
 (feature import) and ``featureexport``, both with the Gherkin parser the client uses too
 (:mod:`xray_tasks.gherkin`), ``featureapi`` (their endpoints), ``store`` and ``records`` (SQLite),
 ``graphql_syntax`` and ``graphql`` (the GraphQL language), ``xray_graphql`` (Xray's schema), ``jql``,

@@ -54,11 +54,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any, BinaryIO, cast
 
+from xray_tasks.formats import scenario_key
 from xray_tasks.formats.enriched import EVIDENCE_BUDGET, EVIDENCE_BYTES, DetailedResult, TestDetails
 from xray_tasks.sandbox import enrichment, errors
 from xray_tasks.sandbox.config import Runtime
 from xray_tasks.sandbox.errors import ApiError
-from xray_tasks.sandbox.resultkeys import scenario_keys
 from xray_tasks.sandbox.store import now_iso
 
 __all__ = ["CLOUD_STATUSES", "SERVER_STATUSES", "ExecutionFields", "ImportRequest", "Outcome", "run_import",
@@ -183,7 +183,8 @@ def read_results(req: ImportRequest, test_prefix: str) -> list[_Result]:
         raise ApiError(400, errors.NO_TESTS)
     if req.fmt == "xray":
         return _xray_results(req, [r.details for r in results])
-    keys = scenario_keys(req.report, test_prefix) if req.fmt in CUCUMBER_FORMATS else [r.key for r in results]
+    keys = ([scenario_key(r.tags, test_prefix) for r in results] if req.fmt in CUCUMBER_FORMATS
+            else [r.key for r in results])
     return [_Result(name=r.name, definition=r.definition or r.name, status=xray_status(r.status, req.dialect),
                     key=key, duration=r.duration, details=r.details) for r, key in zip(results, keys, strict=True)]
 
