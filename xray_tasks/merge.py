@@ -30,8 +30,8 @@ from typing import Any, BinaryIO, Protocol
 
 from xray_tasks.errors import ReportError
 
-__all__ = ["MERGEABLE", "SPLITTABLE", "Rewriter", "ScratchFolder", "XrayHead", "group_by_size", "merge_to_file",
-           "split_junit", "xray_head"]
+__all__ = ["MERGEABLE", "SPLITTABLE", "Rewriter", "ScratchFolder", "XrayHead", "foreign_encoding", "group_by_size",
+           "merge_to_file", "split_junit", "xray_head"]
 
 CHUNK = 1024 * 1024
 TAIL = 64 * 1024
@@ -158,13 +158,21 @@ def _read_head_tail(path: Path) -> tuple[bytes, bytes, int]:
     return head, tail, size
 
 
+def foreign_encoding(head: bytes) -> str | None:
+    """The encoding the XML declaration in ``head`` names when it is not UTF-8 (or ASCII, a part of it):
+    such a report cannot be copied byte for byte into a UTF-8 body. None when it is UTF-8 or says nothing."""
+    enc = _DECL_ENCODING.search(head)
+    if enc and enc.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
+        return enc.group(1).decode()
+    return None
+
+
 def xml_span(path: Path, fmt: str) -> Span:
     """Where the content to copy starts and ends: inside an unwrapped root, or the whole root element."""
     _, _, unwrap = XML_WRAPPERS[fmt]
     head, tail, size = _read_head_tail(path)
-    enc = _DECL_ENCODING.search(head[:200])
-    if enc and enc.group(1).lower().replace(b"_", b"-") not in (b"utf-8", b"utf8", b"us-ascii", b"ascii"):
-        raise ReportError(f"{path} is encoded as {enc.group(1).decode()}, which cannot be merged byte for byte",
+    if enc := foreign_encoding(head[:200]):
+        raise ReportError(f"{path} is encoded as {enc}, which cannot be merged byte for byte",
                           "write the report as UTF-8, or import it on its own with --separate")
     prolog = _PROLOG.match(head)
     start = prolog.end() if prolog else 0

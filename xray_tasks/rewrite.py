@@ -49,6 +49,7 @@ from xray_tasks import reruns
 from xray_tasks.errors import ReportError
 from xray_tasks.evidence import EvidenceFile, EvidenceIndex, base64_size, find_evidence, write_base64
 from xray_tasks.formats import FORMAT_LABELS, STATUSES, read_xray_document
+from xray_tasks.merge import foreign_encoding
 from xray_tasks.settings import Settings
 from xray_tasks.testmap import MapHit, TestMap, load_map
 from xray_tasks.testscan import SCANNED, Found, scan_report
@@ -62,8 +63,6 @@ LISTED = 100
 ITEM_OVERHEAD = 512
 MAX_EVIDENCE_FOR = ("failed", "all")
 
-_UTF8 = (b"utf-8", b"utf8", b"us-ascii", b"ascii")
-_DECL_ENCODING = re.compile(rb"<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 _WORD = "[A-Za-z_][\\w.-]*:"
 
 
@@ -722,8 +721,7 @@ def _utf8(path: Path) -> bool:
         head = fh.read(256)
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return False
-    enc = _DECL_ENCODING.search(head)
-    return enc is None or enc.group(1).lower().replace(b"_", b"-") in _UTF8
+    return foreign_encoding(head) is None
 
 
 # -- Xray JSON pieces -----------------------------------------------------------------------------------------
