@@ -75,7 +75,7 @@ def _probe(path: Path, across: set[bytes] | None) -> bool:
                     return True
                 suite.add(identity)
                 if across is not None:
-                    if identity in across and identity not in mine:
+                    if identity in across:  # seen in an earlier report: a CI job retried into the same folder
                         return True
                     mine.add(identity)
                     if len(across) + len(mine) > MAX_IDENTITIES:

@@ -61,7 +61,6 @@ CHUNK = 1024 * 1024
 LISTED = 100
 #: bytes an evidence item's wrapping may add at most (the item tags, its name, a new property)
 ITEM_OVERHEAD = 512
-MAX_EVIDENCE_FOR = ("failed", "all")
 
 _WORD = "[A-Za-z_][\\w.-]*:"
 

@@ -87,10 +87,6 @@ class Evidence:
     size: int
     data: bytes
 
-    @property
-    def truncated(self) -> bool:
-        return len(self.data) < self.size
-
 
 @dataclass
 class TestDetails:
