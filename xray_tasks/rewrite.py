@@ -264,9 +264,10 @@ class Rewrites:
         if self.options.reruns == "all":
             return
         db = self.db
-        repeated = "SELECT akey FROM t GROUP BY akey HAVING count(*) > 1"
-        cursor = db.execute(f"SELECT id, file, akey, status, message, earlier, definition FROM t WHERE akey IN "
-                            f"({repeated}) OR (earlier IS NOT NULL AND akey NOT IN ({repeated})) ORDER BY akey, id")
+        # a test that appears more than once, or one whose report carries its earlier attempts (akey is never NULL)
+        cursor = db.execute("SELECT id, file, akey, status, message, earlier, definition FROM t WHERE akey IN "
+                            "(SELECT akey FROM t GROUP BY akey HAVING count(*) > 1) OR earlier IS NOT NULL "
+                            "ORDER BY akey, id")
         with db:
             db.executemany("INSERT INTO verdict VALUES (?,?,?,?)",
                            (d for akey, rows in groupby(cursor, key=lambda r: r[2]) for d in self._verdict(list(rows))))
