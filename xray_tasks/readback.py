@@ -115,15 +115,20 @@ def find_execution(client: XrayClient, key: str, issue_id: str | None = None) ->
     """The Test Execution ``key``, with its Cloud issue id (looked up unless given)."""
     if not client.settings.is_cloud or issue_id:
         return ExecutionRef(key, issue_id)
-    data = client.graphql(FIND_QUERY, {"jql": _jql_key(key)}, action=f"find Test Execution {key}")
-    found = (data.get("getTestExecutions") or {}).get("results") or []
-    first = found[0] if found and isinstance(found[0], dict) else {}
-    found_id = _text(first.get("issueId"))
-    if found_id is None:
-        raise XrayRejectedError(f"Xray has no Test Execution {key}: getTestExecutions found none (the key does not "
-                                "exist, names another issue type, or the API key's user cannot see it)",
-                                "check the key given with --test-exec / XRAY_TEST_EXEC_KEY")
-    return ExecutionRef(key, found_id)
+    return ExecutionRef(key, _issue_id(client, FIND_QUERY, "getTestExecutions", "Test Execution", key,
+                                       "--test-exec / XRAY_TEST_EXEC_KEY"))
+
+
+def _issue_id(client: XrayClient, query: str, field: str, what: str, key: str, flag: str) -> str:
+    """The Cloud issue id of the issue ``key`` found by the GraphQL ``field``, or the error saying there is none."""
+    data = client.graphql(query, {"jql": _jql_key(key)}, action=f"find {what} {key}")
+    found = (data.get(field) or {}).get("results") or []
+    issue_id = _text(found[0].get("issueId")) if found and isinstance(found[0], dict) else None
+    if issue_id is None:
+        raise XrayRejectedError(f"Xray has no {what} {key}: {field} found none (the key does not exist, names "
+                                "another issue type, or the API key's user cannot see it)",
+                                f"check the key given with {flag}")
+    return issue_id
 
 
 def _cloud_page(client: XrayClient, ref: ExecutionRef, start: int) -> tuple[int, list[RecordedRun]]:
@@ -169,14 +174,7 @@ def _read_cloud(client: XrayClient, ref: ExecutionRef) -> Recorded:
 
 def plan_issue_id(client: XrayClient, key: str) -> str:
     """The issue id of the Test Plan ``key`` (Cloud), or the error saying there is none."""
-    data = client.graphql(PLAN_QUERY, {"jql": _jql_key(key)}, action=f"find Test Plan {key}")
-    found = (data.get("getTestPlans") or {}).get("results") or []
-    issue_id = _text(found[0].get("issueId")) if found and isinstance(found[0], dict) else None
-    if issue_id is None:
-        raise XrayRejectedError(f"Xray has no Test Plan {key}: getTestPlans found none (the key does not exist, "
-                                "names another issue type, or the API key's user cannot see it)",
-                                "check the key given with --test-plan / XRAY_TEST_PLAN_KEY")
-    return issue_id
+    return _issue_id(client, PLAN_QUERY, "getTestPlans", "Test Plan", key, "--test-plan / XRAY_TEST_PLAN_KEY")
 
 
 def plan_executions(client: XrayClient, plan: str) -> set[str]:
