@@ -19,13 +19,13 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xray_tasks.atomic import replace_json
 from xray_tasks.errors import SettingsError
 from xray_tasks.redaction import register_basic, register_secret
 from xray_tasks.settings import Settings
@@ -189,15 +189,7 @@ class TokenCache:
         assert self.path is not None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tokens-")
-            try:
-                os.fchmod(fd, 0o600)
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    json.dump(data, fh)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            replace_json(self.path, data, prefix=".tokens-", mode=0o600)
         except OSError as exc:
             raise SettingsError(f"cannot write the token cache {self.path}: {exc.strerror}",
                                 "set XRAY_TOKEN_CACHE to a writable file, or to off") from None

@@ -15,16 +15,15 @@ fields are only ever added to, so older readers still read a finished record.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from xray_tasks.atomic import replace_json
 from xray_tasks.errors import SettingsError
 
 __all__ = ["RunRecord", "RunState", "load_record", "recorded_exit_code", "save_record"]
@@ -98,16 +97,7 @@ def save_record(path: Path, record: RunRecord) -> None:
     """Replace the record at ``path`` atomically (a reader sees the old or the new one, never half).
 
     Raises OSError when it cannot be written; no temporary file is left behind, even when interrupted."""
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"kind": RUN_KIND, **asdict(record)}, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    replace_json(path.resolve(), {"kind": RUN_KIND, **asdict(record)}, prefix=TEMP_PREFIX, indent=2)
 
 
 def load_record(path: Path) -> RunRecord | None:

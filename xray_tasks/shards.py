@@ -25,9 +25,7 @@ What concurrent shards rely on (README, "Sharded CI"):
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from xray_tasks.answers import ISSUE_KEY
+from xray_tasks.atomic import replace_json
 from xray_tasks.errors import SettingsError, ShardRecordError, VerificationError, one_line
 from xray_tasks.formats import STATUSES
 from xray_tasks.readback import ExecutionRef, find_execution, plan_executions
@@ -83,14 +82,7 @@ def write_record(folder: str | Path, shard: Shard, ref: ExecutionRef, expectatio
             "files": list(files), "totals": dict(expectation.reports),
             "tests": [t.as_dict() for t in expectation.tests]}
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".xray-shard-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_json(target, data, prefix=".xray-shard-", ensure_ascii=False)
     return target
 
 
