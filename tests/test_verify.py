@@ -303,3 +303,26 @@ def test_tests_sharing_a_name_are_told_apart_by_status_and_say_so() -> None:
     lost = compare("DEMO-5", sent, runs[:1], {}, extras_fail=True)
     assert [t.definition for t in lost.missing] == ["calc.A.adds"]
     assert "candidates" in "\n".join(lost.problem_lines())
+
+
+def test_verify_with_several_reports_accepts_each_import_or_the_merged_one(sb: Sandbox, tmp_path: Path) -> None:
+    """``verify --report A --report B`` cannot know whether A and B went in one import or one each: for a
+    Test in both it accepts either report's result or the merged worst. Each report counts once."""
+    twice, rerun = tmp_path / "twice.xml", tmp_path / "rerun.xml"
+    run_pytest(tmp_path, twice, "--keep-duplicates", "flaky_suite.py", "flaky_suite.py", marker=tmp_path / "m")
+    run_pytest(tmp_path, rerun, "flaky_suite.py", marker=tmp_path / "m")
+    env = env_for(sb, tmp_path, "cloud")
+    key = one_json(xray_tasks("import-results", "--report", str(twice), "--reruns", "all", "--json", env=env))["key"]
+    both = ("--report", str(twice), "--report", str(rerun))
+    merged = one_json(xray_tasks("verify", "--test-exec", key, *both, "--json", env=env))["verification"]
+    checked = merged["executions"][0]
+    assert merged["ok"] and checked["recorded"]["failed"] == 1  # as if merged: the flaky test's worst, FAILED
+    assert checked["reports"] == {"passed": 5, "failed": 1, "skipped": 0, "todo": 0, "aborted": 0}  # once each
+    assert checked["expected"]["failed"] == 1  # the merged result is the likeliest
+
+    again = xray_tasks("import-results", "--report", str(rerun), "--test-exec", key, "--quiet", env=env)
+    assert again.returncode == 0, again.stderr
+    each = one_json(xray_tasks("verify", "--test-exec", key, *both, "--json", env=env))["verification"]
+    assert each["ok"] and each["executions"][0]["recorded"]["failed"] == 0  # the rerun's import, last: PASSED
+    alone = xray_tasks("verify", "--test-exec", key, "--report", str(twice), env=env)
+    assert alone.returncode == 19  # the first report alone expects the FAILED run that is no longer there

@@ -113,30 +113,34 @@ class Expectation:
 
     def add_import(self, items: Iterable[tuple[os.PathLike[str] | str, str]]) -> None:
         """The reports (path, format) that went into one import: worst result per Test among them."""
-        worst: dict[str, tuple[_Entry, str]] = {}
-        for path, fmt in items:
-            count = str(path) not in self._counted
-            self._counted.add(str(path))
-            for result in formats.iter_results(path, fmt):
-                if count:
-                    self.reports[result.status] += 1
-                entry = _Entry(result.key, result.definition, result.name)
-                ident = SentTest(entry.key, entry.definition, entry.name, ()).identity
-                bucket = expected_bucket(result.status, fmt)
-                if ident in worst:
-                    entry, before = worst[ident]
-                    bucket = _worst(before, bucket)
-                worst[ident] = (entry, bucket)
-        for ident, (entry, bucket) in worst.items():
-            self._add(ident, entry, [bucket])
+        self._add_worst(_fold(self._read(path, fmt) for path, fmt in items))
 
     def add_unknown(self, items: Sequence[tuple[os.PathLike[str] | str, str]]) -> None:
         """Reports imported in a way not known here (``verify --report``): one merged import, or one import
-        each in any order — any result either way leaves is accepted, the merged one likeliest."""
-        if len(items) > 1:
-            for item in items:
-                self.add_import([item])
-        self.add_import(items)
+        each in any order — any result either way leaves is accepted, the merged one likeliest. Each report
+        is read once."""
+        each = [self._read(path, fmt) for path, fmt in items]
+        if len(each) > 1:
+            for one in each:
+                self._add_worst(one)
+        self._add_worst(_fold(each))
+
+    def _read(self, path: os.PathLike[str] | str, fmt: str) -> dict[str, tuple[_Entry, str]]:
+        """The worst result per Test in one report; its results count in :attr:`reports` the first time."""
+        count = str(path) not in self._counted
+        self._counted.add(str(path))
+        worst: dict[str, tuple[_Entry, str]] = {}
+        for result in formats.iter_results(path, fmt):
+            if count:
+                self.reports[result.status] += 1
+            entry = _Entry(result.key, result.definition, result.name)
+            _keep_worst(worst, SentTest(entry.key, entry.definition, entry.name, ()).identity, entry,
+                        expected_bucket(result.status, fmt))
+        return worst
+
+    def _add_worst(self, worst: Mapping[str, tuple[_Entry, str]]) -> None:
+        for ident, (entry, bucket) in worst.items():
+            self._add(ident, entry, [bucket])
 
     def add_tests(self, tests: Iterable[SentTest]) -> None:
         """Tests already grouped (a shard record's)."""
@@ -157,6 +161,23 @@ class Expectation:
     @property
     def tests(self) -> list[SentTest]:
         return [SentTest(e.key, e.definition, e.name, tuple(e.expected)) for e in self._tests.values()]
+
+
+def _keep_worst(worst: dict[str, tuple[_Entry, str]], ident: str, entry: _Entry, bucket: str) -> None:
+    """Record ``bucket`` for ``ident``: the first entry stays, with the worse of the two buckets."""
+    if ident in worst:
+        entry, before = worst[ident]
+        bucket = _worst(before, bucket)
+    worst[ident] = (entry, bucket)
+
+
+def _fold(parts: Iterable[Mapping[str, tuple[_Entry, str]]]) -> dict[str, tuple[_Entry, str]]:
+    """Several reports' worst results as one import's (first entry, worst bucket, in the order first seen)."""
+    worst: dict[str, tuple[_Entry, str]] = {}
+    for part in parts:
+        for ident, (entry, bucket) in part.items():
+            _keep_worst(worst, ident, entry, bucket)
+    return worst
 
 
 #: what each Test Execution of an import run should hold, by key
