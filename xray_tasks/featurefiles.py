@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol, cast
+from typing import IO, cast
 
 from xray_tasks.errors import ReportError, SettingsError
 from xray_tasks.merge import CHUNK, ScratchFolder
@@ -35,10 +35,6 @@ SUFFIX = ".feature"
 IN_MEMORY = 4 * 1024 * 1024
 #: a fixed timestamp for zip entries, so the same files give the same bytes
 _ZIP_TIME = (2000, 1, 1, 0, 0, 0)
-
-
-class _Writer(Protocol):
-    def write(self, data: bytes) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -143,25 +139,10 @@ def pack(features: FeatureSet, scratch: ScratchFolder, limit: int) -> Upload:
         _check_size(len(buffer.getvalue()), limit, "the zip of the feature files")
         return Upload("features.zip", "application/zip", buffer.getvalue(), len(buffer.getvalue()))
     with scratch.new_file("zip of the feature files", "features-", ".zip") as (path, sink):
-        _write_zip(cast(IO[bytes], _Stream(sink)), files)
+        _write_zip(cast(IO[bytes], sink), files)
     size = path.stat().st_size
     _check_size(size, limit, "the zip of the feature files")
     return Upload("features.zip", "application/zip", str(path), size)
-
-
-class _Stream:
-    """A scratch file's write-only sink as zipfile wants a stream it cannot seek in: ``write`` returns the
-    count and ``flush`` exists (zipfile then writes a data descriptor after each entry)."""
-
-    def __init__(self, sink: _Writer) -> None:
-        self._sink = sink
-
-    def write(self, data: bytes) -> int:
-        self._sink.write(data)
-        return len(data)
-
-    def flush(self) -> None:
-        """Nothing to do: the sink flushes when it is closed."""
 
 
 def _write_zip(target: IO[bytes], files: Sequence[FeatureFile]) -> None:

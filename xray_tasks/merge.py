@@ -59,16 +59,21 @@ class _WriteFailed(Exception):
 
 
 class _Sink:
-    """A body being written; an OSError while writing becomes :class:`_WriteFailed`."""
+    """A body being written; an OSError while writing becomes :class:`_WriteFailed`. It is a stream that
+    cannot seek, as zipfile takes one: ``write`` returns the count and ``flush`` exists."""
 
     def __init__(self, fh: BinaryIO) -> None:
         self._fh = fh
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
         try:
             self._fh.write(data)
         except OSError as exc:
             raise _WriteFailed(exc) from exc
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing to do: :meth:`close` flushes, and a full disk shows there."""
 
     def close(self) -> None:
         try:
