@@ -2,7 +2,7 @@
 
 Its fields come from the same ``info`` template and settings as a multipart import's
 (:mod:`xray_tasks.templating`: ``--summary`` is ``vars.summary``, ``--var``, ``XRAY_TEMPLATE_DIR``,
-``--info-template``). There are no reports yet, so the template's ``report`` is :class:`NoReport`: format
+``--info-template``). There are no reports yet, so the template's ``report`` is :func:`no_report`: format
 ``sharded``, no files, zero totals (the bundled templates then say the results follow).
 
 * **Cloud** — GraphQL ``createTestExecution(jira: {"fields": …}, testIssueIds: [], testEnvironments: […])``:
@@ -22,7 +22,8 @@ back as :attr:`Created.problem` for the caller to raise *after* printing and wri
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from xray_tasks.answers import ISSUE_KEY, Kind, import_result, link_problems
 from xray_tasks.errors import SettingsError, XrayRejectedError, XrayTasksError
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from xray_tasks.client import XrayClient
     from xray_tasks.runrecord import RunRecord
 
-__all__ = ["Created", "NoReport", "create_execution", "rendered_info"]
+__all__ = ["Created", "create_execution", "rendered_info"]
 
 CREATE_MUTATION = """mutation ($jira: JSON!, $envs: [String]) {
   createTestExecution(testIssueIds: [], testEnvironments: $envs, jira: $jira) {
@@ -49,20 +50,10 @@ LINK_MUTATION = """mutation ($plan: String!, $executions: [String]!) {
 }"""
 
 
-class NoReport:
+def no_report() -> SimpleNamespace:
     """The ``report`` template variable of an execution created before any report exists."""
-
-    template_fields: ClassVar[frozenset[str]] = frozenset(
-        {"format", "formats", "format_label", "file", "name", "files", "count", "totals", "tests"})
-    format = "sharded"
-    format_label = "Sharded test"
-    file = name = ""
-    count = tests = 0
-
-    def __init__(self) -> None:
-        self.formats: list[str] = []
-        self.files: list[str] = []
-        self.totals = dict.fromkeys(STATUSES, 0)
+    return SimpleNamespace(format="sharded", format_label="Sharded test", file="", name="", files=[], formats=[],
+                           count=0, tests=0, totals=dict.fromkeys(STATUSES, 0))
 
 
 @dataclass(frozen=True)
@@ -94,7 +85,7 @@ def rendered_info(s: Settings, info_template: str | None, record: RunRecord | No
                                 "GET /rest/api/2/field)")
         if not s.server_test_plan_field:  # the plan is linked through Xray's own endpoint instead
             s = replace(s, test_plan_key=None)
-    context = build_context(s, report=NoReport(), run=record.template_vars() if record else None)
+    context = build_context(s, report=no_report(), run=record.template_vars() if record else None)
     return render_template(find_template(s, "info", info_template), "info", context, s.deployment).data
 
 

@@ -131,7 +131,7 @@ def _unpack(download: Path, answer: Answer, staged: Path, max_bytes: int) -> tup
                                     "check the keys: they reach no Cucumber Test")
         name = _single_name(answer)
         staged.mkdir()
-        shutil.copyfile(download, staged / name)
+        os.replace(download, staged / name)  # the same folder of ours: a rename, not a second read
         return (name,), ()
     try:
         done = extract(download, staged, suffixes=(SUFFIX,), max_bytes=max_bytes)
