@@ -41,7 +41,7 @@ from xray_tasks.merge import ScratchFolder
 from xray_tasks.plan import Request
 from xray_tasks.settings import Settings
 from xray_tasks.templating import build_context, render_template
-from xray_tasks.workflow import WARNABLE_EXIT_CODES
+from xray_tasks.workflow import only_warns
 
 __all__ = ["FeatureOptions", "FeaturePlan", "import_features_step", "plan_features"]
 
@@ -230,7 +230,7 @@ def import_features_step(s: Settings, options: FeatureOptions, *, as_json: bool 
 def _failed(s: Settings, console: Console, data: dict[str, Any], error: XrayTasksError) -> None:
     """--json still prints its object, with the error; then the error is raised, or with XRAY_ON_ERROR=warn
     (for Xray's refusals and outages) only told."""
-    warn = s.on_error == "warn" and error.exit_code in WARNABLE_EXIT_CODES
+    warn = only_warns(s, error)
     if console.as_json:
         console.data({**data, "error": str(error), "exit_code": 0 if warn else error.exit_code})
     if not warn:
@@ -244,7 +244,7 @@ def _show_dry_run(console: Console, s: Settings, plan: FeaturePlan, previews: Se
                       "features": [p.to_dict() for p in previews]})
         return
     console.result("request:")
-    for line in plan.describe(s.base_url, "Bearer" if s.is_cloud or s.server_token else "Basic"):
+    for line in plan.describe(s.base_url, s.auth_scheme):
         console.result(f"  {line}")
     console.result(f"feature files (names relative to {plan.features.root}):")
     for p in previews:

@@ -376,6 +376,12 @@ class Settings:
         return self.deployment == "cloud"
 
     @property
+    def auth_scheme(self) -> str:
+        """The Authorization scheme requests carry: a token (Cloud, or a Server/DC personal access token) or
+        user and password."""
+        return "Bearer" if self.is_cloud or self.server_token else "Basic"
+
+    @property
     def api_path(self) -> str:
         """The API's path under the base URL, e.g. ``/api/v2`` or ``/rest/raven/2.0``."""
         if self.is_cloud:

@@ -31,11 +31,17 @@ from xray_tasks.settings import Settings
 if TYPE_CHECKING:
     from xray_tasks.afterimport import AfterImport
 
-__all__ = ["OutputOptions", "StepEnd", "import_step", "perform_import", "run_test_command"]
+__all__ = ["OutputOptions", "StepEnd", "import_step", "only_warns", "perform_import", "run_test_command"]
 
 #: import failures that XRAY_ON_ERROR=warn turns into a warning: Xray's refusals, outages and lost runs,
 #: never a mistake in the configuration or the command line
 WARNABLE_EXIT_CODES = frozenset({16, 17, 18, 19})
+
+
+def only_warns(s: Settings, error: XrayTasksError) -> bool:
+    """Whether ``error`` is only a warning: XRAY_ON_ERROR=warn covers Xray's refusals and outages, never a
+    configuration or usage error."""
+    return s.on_error == "warn" and error.exit_code in WARNABLE_EXIT_CODES
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,7 @@ def _import(s: Settings, options: ImportOptions, record: RunRecord | None, conso
     paths = find_reports(patterns)
     run = plan_run(s, paths, options, record, scratch, separate=separate)
     if dry_run:
-        console.dry_run(run, s.base_url, "Bearer" if s.is_cloud or s.server_token else "Basic")
+        console.dry_run(run, s.base_url, s.auth_scheme)
         return None
     with XrayClient(s, log=err, meter=console.upload) as client:
         return send_run(client, run, console, parallel=parallel)
@@ -137,7 +143,7 @@ def _failed(s: Settings, exc: XrayTasksError, out: OutputOptions, console: Conso
             tests_exit: int | None) -> StepEnd:
     """--json and --summary-file get their object on failure too: the error, its exit code, and what had
     been imported before it. Then the error is raised, or with XRAY_ON_ERROR=warn reported."""
-    warn = s.on_error == "warn" and exc.exit_code in WARNABLE_EXIT_CODES
+    warn = only_warns(s, exc)
     code = tests_exit if tests_exit is not None else ((record.tests_exit if record else None) or 0)
     done = exc.outcome if isinstance(exc, ImportFailed | Interrupted | CheckFailed) and exc.outcome else ImportOutcome()
     data = outputs.summary(done, tests_exit=code if warn else tests_exit, error=str(exc),
