@@ -54,6 +54,18 @@ def test_creates_an_empty_execution_from_the_info_template(dialect: str, sb: San
     assert stored["endpoint"] == ("graphql createTestExecution" if dialect == "cloud" else "/rest/api/2/issue")
 
 
+def test_the_key_goes_to_the_dotenv_and_properties_files_as_the_task_says(sb: Sandbox, tmp_path: Path) -> None:
+    """XRAY_DOTENV_FILE and XRAY_PROPERTIES_FILE get the new key, so a GitLab or Jenkins job that creates the
+    execution hands it to the shard jobs the way an import hands on its key."""
+    dotenv, props = tmp_path / "xray.env", tmp_path / "xray.properties"
+    env = env_for(sb, tmp_path, "cloud", XRAY_DOTENV_FILE=str(dotenv), XRAY_PROPERTIES_FILE=str(props))
+    proc = xray_tasks("create-execution", "--summary", "pipeline 7", env=env)
+    assert proc.returncode == 0, proc.stderr
+    key = proc.stdout.strip()
+    assert f"XRAY_TEST_EXEC_KEY={key}\n" in dotenv.read_text()
+    assert f"XRAY_TEST_EXEC_KEY={key}\n" in props.read_text()
+
+
 def test_json_and_a_template_of_ones_own(sb: Sandbox, tmp_path: Path) -> None:
     """--info-template renders the fields (here a custom summary from git-free variables); --json prints one
     object with the key, id and environments."""

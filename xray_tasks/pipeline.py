@@ -3,18 +3,15 @@ jobs, and checking an execution on its own.
 
 Plain functions over :class:`~xray_tasks.settings.Settings`, like :mod:`xray_tasks.workflow`: they print
 through a :class:`~xray_tasks.console.Console`, write ``--summary-file`` and the CI files through
-:func:`xray_tasks.outputs.write_outputs`, and raise :class:`~xray_tasks.errors.XrayTasksError` — after the
+:func:`xray_tasks.workflow.write_results`, and raise :class:`~xray_tasks.errors.XrayTasksError` — after the
 result is shown and written, so a failed check still leaves its key and its findings behind.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
-from xray_tasks import outputs
 from xray_tasks.afterimport import show
 from xray_tasks.console import Console, err
 from xray_tasks.errors import SettingsError
@@ -22,15 +19,9 @@ from xray_tasks.formats import STATUSES
 from xray_tasks.runrecord import RunRecord
 from xray_tasks.settings import Settings
 from xray_tasks.verify import failure, recorded_bucket
+from xray_tasks.workflow import write_results
 
 __all__ = ["create_step", "finalize_step", "verify_step"]
-
-
-def _write(console: Console, data: dict[str, Any], summary_file: str | None, *, step_summary: bool) -> None:
-    """The summary file and CI outputs; the Markdown step summary only for what an import table fits."""
-    environ = os.environ if step_summary else {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    for warning in outputs.write_outputs(data, summary_file, environ):
-        console.warn(warning)
 
 
 def _need_key(s: Settings, task: str) -> str:
@@ -60,7 +51,7 @@ def create_step(s: Settings, console: Console, *, info_template: str | None, rec
         where = f": {created.url}" if created.url else ""
         plan = f", in the Test Plan {created.test_plan}" if created.test_plan and not created.problem else ""
         console.say(f"created Test Execution {created.key}{where}{plan}")
-    _write(console, data, None, step_summary=False)
+    write_results(s, console, data, None, step_summary=False)
     if created.problem is not None:
         raise created.problem
 
@@ -94,7 +85,7 @@ def verify_step(s: Settings, console: Console, summary_file: str | None) -> None
                 console.result(f"{key}: {len(recorded.runs)} runs")
                 for name, count in sorted(names.items(), key=lambda kv: (-kv[1], kv[0])):
                     console.result(f"  {name:<12} {count:>7}")
-            _write(console, data, summary_file, step_summary=False)
+            write_results(s, console, data, summary_file, step_summary=False)
             return
         verification = check(client, ref, expectation, extras_fail=False, wait=s.verify_wait)
     data = {"kind": "xray-tasks/verify", "key": key, "keys": [key],
@@ -106,7 +97,7 @@ def verify_step(s: Settings, console: Console, summary_file: str | None) -> None
         console.data(data)
     else:
         show(console, [verification])
-    _write(console, data, summary_file, step_summary=False)
+    write_results(s, console, data, summary_file, step_summary=False)
     if error is not None:
         raise error
 
@@ -133,6 +124,6 @@ def finalize_step(s: Settings, console: Console, *, expect: int | None, summary_
                        f"{len({r.key for r in done.records})} Test Execution(s):")
         for line in done.table():
             console.result(line)
-    _write(console, data, summary_file, step_summary=True)
+    write_results(s, console, data, summary_file)
     if error is not None:
         raise error

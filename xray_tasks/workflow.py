@@ -16,7 +16,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from xray_tasks import outputs
 from xray_tasks.console import Console, err
@@ -31,7 +31,8 @@ from xray_tasks.settings import Settings
 if TYPE_CHECKING:
     from xray_tasks.afterimport import AfterImport
 
-__all__ = ["OutputOptions", "StepEnd", "import_step", "only_warns", "perform_import", "run_test_command"]
+__all__ = ["OutputOptions", "StepEnd", "import_step", "only_warns", "perform_import", "run_test_command",
+           "write_results"]
 
 #: import failures that XRAY_ON_ERROR=warn turns into a warning: Xray's refusals, outages and lost runs,
 #: never a mistake in the configuration or the command line
@@ -42,6 +43,17 @@ def only_warns(s: Settings, error: XrayTasksError) -> bool:
     """Whether ``error`` is only a warning: XRAY_ON_ERROR=warn covers Xray's refusals and outages, never a
     configuration or usage error."""
     return s.on_error == "warn" and error.exit_code in WARNABLE_EXIT_CODES
+
+
+def write_results(s: Settings, console: Console, data: dict[str, Any], summary_file: str | None, *,
+                  step_summary: bool = True) -> None:
+    """The summary file, the dotenv and properties files (XRAY_DOTENV_FILE, XRAY_PROPERTIES_FILE) and the
+    GitHub Actions files; the Markdown step summary only when ``step_summary`` (what an import table fits).
+    A file that cannot be written is a warning: the result it holds has already happened."""
+    environ = os.environ if step_summary else {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    for warning in outputs.write_outputs(data, summary_file, environ, dotenv_file=s.dotenv_file,
+                                         properties_file=s.properties_file):
+        console.warn(warning)
 
 
 @dataclass(frozen=True)
@@ -106,9 +118,7 @@ def perform_import(s: Settings, options: ImportOptions, out: OutputOptions, reco
     if out.as_json:
         console.data(data)
     console.annotate_results(data)
-    for warning in outputs.write_outputs(data, out.summary_file, dotenv_file=s.dotenv_file,
-                                         properties_file=s.properties_file):
-        console.warn(warning)
+    write_results(s, console, data, out.summary_file)
     return outcome
 
 
@@ -151,9 +161,7 @@ def _failed(s: Settings, exc: XrayTasksError, out: OutputOptions, console: Conso
                            checks=exc.details if isinstance(exc, CheckFailed) else None)
     if out.as_json:
         console.data(data)
-    for warning in outputs.write_outputs(data, out.summary_file, dotenv_file=s.dotenv_file,
-                                         properties_file=s.properties_file):
-        console.warn(warning)
+    write_results(s, console, data, out.summary_file)
     if not warn:
         raise exc
     console.warn(f"import failed (XRAY_ON_ERROR=warn, exiting with the tests' code {code}): {exc}")
