@@ -35,7 +35,7 @@ from invoke.parser.parser import Parser
 from invoke.program import Program
 
 from xray_tasks import __version__
-from xray_tasks.errors import one_line
+from xray_tasks.errors import SettingsError, one_line
 from xray_tasks.redaction import redact
 from xray_tasks.tasks import CHOICES, PLACEHOLDERS, ns
 
@@ -43,8 +43,6 @@ __all__ = ["REMOVED_OPTIONS", "USAGE_ERROR", "XrayTasksProgram", "main", "progra
 
 #: the exit code of a usage error: an unknown task or flag, or a flag without its value (as Invoke's)
 USAGE_ERROR = 1
-#: the exit code of a settings error (``errors.SettingsError``), here for an unreadable ./invoke.yaml
-SETTINGS_ERROR = 11
 SHELLS = ("bash", "fish", "zsh")
 
 #: Invoke's core options this command does not take, and what to use instead
@@ -114,7 +112,7 @@ class XrayTasksProgram(Program):
             super().create_config()
         except Exception as exc:  # a user's file parsed by YAML/JSON/Python: anything goes
             raise Exit(_unreadable("an Invoke config file (/etc/invoke.yaml or ~/.invoke.yaml)", exc),
-                       code=SETTINGS_ERROR) from None
+                       code=SettingsError.exit_code) from None
 
     def parse_core(self, argv: list[str] | None) -> None:
         """The core options: ``--version`` and ``--print-completion-script`` end the call here."""
@@ -141,7 +139,7 @@ class XrayTasksProgram(Program):
         try:
             self.config.load_project()
         except Exception as exc:  # YAML, JSON or Python of the user's: any error is theirs
-            raise Exit(_unreadable(_project_file(), exc), code=SETTINGS_ERROR) from None
+            raise Exit(_unreadable(_project_file(), exc), code=SettingsError.exit_code) from None
 
     def parse_tasks(self) -> None:
         self._explained(super().parse_tasks)

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from xray_tasks.importer import ImportOutcome, RunPlan
     from xray_tasks.plan import ImportPlan
 
-__all__ = ["Console", "clear_status", "err", "error_line", "in_github_actions", "some", "workflow_command"]
+__all__ = ["Console", "clear_status", "err", "error_line", "in_github_actions", "workflow_command"]
 
 
 def err(message: str, stream: TextIO | None = None) -> None:
