@@ -64,6 +64,14 @@ def authorize(rt: Runtime, req: Request) -> None:
     rt.tokens.verify(auth[1])
 
 
+def authorize_api(rt: Runtime, req: Request) -> None:
+    """:func:`authorize`, then the region check of the data endpoints (imports, GraphQL, features): a token
+    of another region is refused there (the fault ``region_mismatch``)."""
+    authorize(rt, req)
+    if rt.faults.region_mismatch:
+        raise ApiError(401, errors.REGION_MISMATCH)
+
+
 def options_from_query(req: Request) -> tuple[ExecutionFields, str | None]:
     """Execution fields and testExecKey from the query; 400 on unknown names or neither project nor key."""
     unknown = [name for name, _ in req.query if name not in QUERY_PARAMS]

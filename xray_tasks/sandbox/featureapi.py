@@ -105,9 +105,7 @@ def _server_ref(rt: Runtime, row: sqlite3.Row) -> dict[str, Any]:
 
 def cloud_import(rt: Runtime, req: Request) -> Response:
     """``POST /api/v1|v2/import/feature``."""
-    cloud.authorize(rt, req)
-    if rt.faults.region_mismatch:
-        raise ApiError(401, errors.REGION_MISMATCH)
+    cloud.authorize_api(rt, req)
     _check_query(req, ("projectKey", "projectId", "source"))
     ref = req.param("projectKey") or req.param("projectId")
     if ref is None:
@@ -153,9 +151,7 @@ def _zip(files: list[tuple[str, str]]) -> Response:
 
 def cloud_export(rt: Runtime, req: Request) -> Response:
     """``GET /api/v1|v2/export/cucumber``."""
-    cloud.authorize(rt, req)
-    if rt.faults.region_mismatch:
-        raise ApiError(401, errors.REGION_MISMATCH)
+    cloud.authorize_api(rt, req)
     return _zip(_export(rt, req, cloud_names=True))
 
 

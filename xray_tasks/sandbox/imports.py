@@ -59,13 +59,14 @@ from xray_tasks.formats.enriched import EVIDENCE_BUDGET, EVIDENCE_BYTES, Detaile
 from xray_tasks.sandbox import enrichment, errors
 from xray_tasks.sandbox.config import Runtime
 from xray_tasks.sandbox.errors import ApiError
+from xray_tasks.sandbox.statuses import CLOUD_NAMES, SERVER_NAMES, in_dialect
 from xray_tasks.sandbox.store import now_iso
 
 __all__ = ["CLOUD_STATUSES", "SERVER_STATUSES", "ExecutionFields", "ImportRequest", "Outcome", "run_import",
            "xray_status"]
 
-CLOUD_STATUSES = ("PASSED", "FAILED", "TODO", "EXECUTING", "ABORTED")
-SERVER_STATUSES = ("PASS", "FAIL", "TODO", "EXECUTING", "ABORTED")
+CLOUD_STATUSES = CLOUD_NAMES
+SERVER_STATUSES = SERVER_NAMES
 _RANK = {"FAIL": 5, "FAILED": 5, "ABORTED": 4, "EXECUTING": 3, "TODO": 2, "PASS": 1, "PASSED": 1}
 _NORMALISED = {"passed": "PASS", "failed": "FAIL", "aborted": "ABORTED", "skipped": "TODO", "todo": "TODO"}
 CUCUMBER_FORMATS = ("cucumber", "behave")
@@ -73,10 +74,7 @@ CUCUMBER_FORMATS = ("cucumber", "behave")
 
 def xray_status(normalised: str, dialect: str) -> str:
     """The Xray run status for one of the formats' normalised statuses."""
-    status = _NORMALISED.get(normalised.lower(), "TODO")
-    if dialect == "cloud" and status in ("PASS", "FAIL"):
-        return status + "ED"
-    return status
+    return in_dialect(_NORMALISED.get(normalised.lower(), "TODO"), dialect)
 
 
 def _worst(a: str, b: str) -> str:
@@ -336,10 +334,8 @@ def run_import(rt: Runtime, req: ImportRequest) -> Outcome:
                 store.add_to_plan(plan["id"], test["id"])
             if rt.faults.take_run_drop(test["key"], result.name, result.definition):
                 continue
-            store.upsert_run(execution["id"], test["id"], result.name, result.definition, result.status,
-                             result.duration)
-            run_id = store.run_id(execution["id"], test["id"])
-            assert run_id is not None
+            run_id = store.upsert_run(execution["id"], test["id"], result.name, result.definition, result.status,
+                                      result.duration)
             enrichment.record_run(store, run_id, result.details, result.duration, now)
         return Outcome(execution=execution, tests=[t for t, _ in merged.values()], created=created)
 

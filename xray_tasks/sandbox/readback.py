@@ -120,10 +120,8 @@ def testexec_tests(rt: Runtime, req: Request, key: str) -> Response:
                 test = store.issue(test_key)
                 if test is None or test["type"] != "Test":
                     problems.append(f"Issue with key {test_key} not found or is not of type Test.")
-                elif store.run_id(execution["id"], test["id"]) is None:
-                    own = store.test_row(test["id"])
-                    store.upsert_run(execution["id"], test["id"], test["summary"],
-                                     own["definition"] if own is not None else test["summary"], "TODO", None)
+                else:
+                    store.add_todo_run(execution["id"], test)
             for test_key in remove:
                 test = store.issue(test_key)
                 if test is None or not store.delete_run(execution["id"], test["id"]):

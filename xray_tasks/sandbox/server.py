@@ -72,9 +72,7 @@ def _import(rt: Runtime, req: Request, dialect: str, fmt: str, multipart: bool, 
     _gate(rt)
     faults = rt.faults
     if dialect == "cloud":
-        cloud.authorize(rt, req)
-        if faults.region_mismatch:
-            raise ApiError(401, errors.REGION_MISMATCH)
+        cloud.authorize_api(rt, req)
     else:
         server_dc.authorize(rt, req)
     if faults.accept_without_parsing:
@@ -151,9 +149,7 @@ def _issue(h: RequestHandler, req: Request, m: re.Match[str]) -> Response:
 def _graphql(h: RequestHandler, req: Request, m: re.Match[str]) -> Response:
     """Cloud GraphQL: the same token, rate limits and region check as imports."""
     _gate(h.rt)
-    cloud.authorize(h.rt, req)
-    if h.rt.faults.region_mismatch:
-        raise ApiError(401, errors.REGION_MISMATCH)
+    cloud.authorize_api(h.rt, req)
     return xray_graphql.endpoint(h.rt, req)
 
 

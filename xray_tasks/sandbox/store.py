@@ -234,16 +234,28 @@ class Store(RunRecords):
                          "WHERE issue_id = ?", (now_iso(), *changes.values(), issue_id))
 
     def upsert_run(self, execution_id: int, test_id: int, name: str, definition: str, status: str,
-                   duration: float | None) -> None:
-        """Record a run; a run of the same Test in the same execution is replaced."""
+                   duration: float | None) -> int:
+        """Record a run; a run of the same Test in the same execution is replaced. The run's id."""
         now = now_iso()
         with self.transaction() as conn:
-            conn.execute(
+            row = conn.execute(
                 "INSERT INTO runs (execution_id, test_id, name, definition, status, duration, created, updated) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (execution_id, test_id) DO UPDATE SET "
                 "name = excluded.name, definition = excluded.definition, status = excluded.status, "
-                "duration = excluded.duration, updated = excluded.updated",
-                (execution_id, test_id, name, definition, status, duration, now, now))
+                "duration = excluded.duration, updated = excluded.updated RETURNING id",
+                (execution_id, test_id, name, definition, status, duration, now, now)).fetchone()
+        return int(row["id"])
+
+    def add_todo_run(self, execution_id: int, test: sqlite3.Row) -> bool:
+        """A TODO run of the Test ``test`` (its issue row) unless the execution has a run of it; whether one
+        was added."""
+        with self.transaction():
+            if self.run_id(execution_id, test["id"]) is not None:
+                return False
+            own = self.test_row(test["id"])
+            self.upsert_run(execution_id, test["id"], test["summary"],
+                            own["definition"] if own is not None else test["summary"], "TODO", None)
+            return True
 
     # -- request log ------------------------------------------------------------------------------
 
@@ -377,10 +389,6 @@ class Store(RunRecords):
             conn.execute("UPDATE issues SET summary = ? WHERE id = ?", (summary, issue_id))
             conn.execute("UPDATE tests SET definition = ?, labels = ?, test_type = ? WHERE issue_id = ?",
                          (definition, json.dumps(list(labels)), test_type, issue_id))
-
-    def test_row(self, issue_id: int) -> sqlite3.Row | None:
-        """A Test's own fields (definition, test_type, labels as JSON text, description)."""
-        return self._one("SELECT * FROM tests WHERE issue_id = ?", (issue_id,))
 
     def create_precondition(self, project: str, summary: str, *, labels: Sequence[str] = (),
                             description: str | None = None) -> sqlite3.Row:

@@ -311,10 +311,7 @@ def _add_todo_runs(ctx: Ctx, execution_id: int, tests: list[sqlite3.Row]) -> lis
     store, added = ctx.rt.store, []
     with store.transaction():
         for test in tests:
-            if store.run_id(execution_id, test["id"]) is None:
-                own = store.test_row(test["id"])
-                store.upsert_run(execution_id, test["id"], test["summary"],
-                                 own["definition"] if own is not None else test["summary"], "TODO", None)
+            if store.add_todo_run(execution_id, test):
                 added.append(str(test["id"]))
     return added
 
@@ -354,13 +351,19 @@ def _permission_denied(issue_id: str) -> FieldError:
     return FieldError(f"User doesn't have permissions to edit issue with id {issue_id}")
 
 
+def _editable(ctx: Ctx, issue_id: str, issue_type: str) -> sqlite3.Row:
+    """The issue a mutation changes: one the user may edit (else Xray's permission error), of ``issue_type``."""
+    issue = ctx.rt.store.issue(issue_id) if issue_id.isdigit() else None
+    if issue is None:
+        raise _permission_denied(issue_id)
+    if issue["type"] != issue_type:
+        raise FieldError(f"Issue with id {issue_id} is not a {issue_type}.")
+    return issue
+
+
 def _add_executions_to_plan(ctx: Ctx, parent: Any, args: dict[str, Any]) -> dict[str, Any]:
     store = ctx.rt.store
-    plan = store.issue(args["issueId"]) if args["issueId"].isdigit() else None
-    if plan is None:
-        raise _permission_denied(args["issueId"])
-    if plan["type"] != "Test Plan":
-        raise FieldError(f"Issue with id {args['issueId']} is not a Test Plan.")
+    plan = _editable(ctx, args["issueId"], "Test Plan")
     added, refused = [], []
     with store.transaction():
         for issue_id in dict.fromkeys(args["testExecIssueIds"]):
@@ -375,12 +378,7 @@ def _add_executions_to_plan(ctx: Ctx, parent: Any, args: dict[str, Any]) -> dict
 
 
 def _add_tests_to_execution(ctx: Ctx, parent: Any, args: dict[str, Any]) -> dict[str, Any]:
-    store = ctx.rt.store
-    execution = store.issue(args["issueId"]) if args["issueId"].isdigit() else None
-    if execution is None:
-        raise _permission_denied(args["issueId"])
-    if execution["type"] != "Test Execution":
-        raise FieldError(f"Issue with id {args['issueId']} is not a Test Execution.")
+    execution = _editable(ctx, args["issueId"], "Test Execution")
     warnings: list[str] = []
     tests = _test_ids(ctx, {"testIssueIds": args["testIssueIds"]}, warnings)
     added = _add_todo_runs(ctx, execution["id"], tests)
