@@ -44,6 +44,8 @@ Handler = Callable[["RequestHandler", Request, "re.Match[str]"], Response]
 class Route:
     pattern: re.Pattern[str]
     methods: dict[str, Handler]
+    #: one of the stand-in's web pages: like ``/sandbox/...``, never logged and never slowed by faults
+    page: bool = False
 
 
 def _gate(rt: Runtime) -> None:
@@ -193,23 +195,21 @@ ROUTES: tuple[Route, ...] = (
     Route(re.compile(r"/sandbox/evidence/([^/]+)"), {"GET": _with(readapi.evidence)}),
     Route(re.compile(r"/sandbox/environments"), {"GET": _read(readapi.environments)}),
     Route(re.compile(r"/sandbox/executions"), {"GET": _read(readapi.executions)}),
-    Route(re.compile(r"/sandbox/executions/([^/]+)"),
-          {"GET": lambda h, req, m: readapi.execution(h.rt, req, m.group(1))}),
+    Route(re.compile(r"/sandbox/executions/([^/]+)"), {"GET": _with(readapi.execution)}),
     Route(re.compile(r"/sandbox/tests"), {"GET": _read(readapi.tests), "POST": _read(readapi.create_test)}),
     Route(re.compile(r"/sandbox/requests"), {"GET": _read(readapi.requests)}),
     Route(re.compile(r"/sandbox/issues"), {"POST": _read(issueapi.create_issue)}),
     Route(re.compile(r"/sandbox/filters"), {"GET": _read(issueapi.filters), "POST": _read(issueapi.filters)}),
-    Route(re.compile(r"/sandbox/gherkin/([^/]+)"),
-          {"GET": lambda h, req, m: issueapi.gherkin(h.rt, req, m.group(1))}),
+    Route(re.compile(r"/sandbox/gherkin/([^/]+)"), {"GET": _with(issueapi.gherkin)}),
     Route(re.compile(r"/sandbox/reset"), {"POST": _read(readapi.reset)}),
     Route(re.compile(r"/sandbox/faults"), {"GET": _read(readapi.faults), "POST": _read(readapi.faults),
                                            "DELETE": _read(readapi.faults)}),
-    Route(re.compile(r"/"), {"GET": _read(web.executions)}),
-    Route(re.compile(r"/executions/([^/]+)"), {"GET": _with(web.execution)}),
-    Route(re.compile(r"/tests"), {"GET": _read(web.tests)}),
-    Route(re.compile(r"/requests"), {"GET": _read(web.requests)}),
-    Route(re.compile(r"/style\.css"), {"GET": _read(web.style)}),
-    Route(re.compile(r"/favicon\.ico"), {"GET": _read(web.favicon)}),
+    Route(re.compile(r"/"), {"GET": _read(web.executions)}, page=True),
+    Route(re.compile(r"/executions/([^/]+)"), {"GET": _with(web.execution)}, page=True),
+    Route(re.compile(r"/tests"), {"GET": _read(web.tests)}, page=True),
+    Route(re.compile(r"/requests"), {"GET": _read(web.requests)}, page=True),
+    Route(re.compile(r"/style\.css"), {"GET": _read(web.style)}, page=True),
+    Route(re.compile(r"/favicon\.ico"), {"GET": _read(web.favicon)}, page=True),
 )
 
 
@@ -304,7 +304,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         path = url.path
         query = parse_qsl(url.query, keep_blank_values=True)
-        internal = path == "/sandbox" or path.startswith("/sandbox/") or web.PAGE_PATH.fullmatch(path) is not None
+        internal = path == "/sandbox" or path.startswith("/sandbox/") or any(
+            r.page and r.pattern.fullmatch(path) for r in ROUTES)
         if rt.faults.take_expire_tokens():
             rt.tokens.revoke_all()
         try:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,11 +36,9 @@ from xray_tasks.sandbox.exchange import Request, Response
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["PAGE_PATH", "REFRESH_SECONDS", "execution", "executions", "favicon", "requests", "style", "tests"]
+__all__ = ["REFRESH_SECONDS", "execution", "executions", "favicon", "requests", "style", "tests"]
 
 PAGES = Path(__file__).resolve().parent / "pages"
-#: every path a page is served at (the server keeps them out of the request log)
-PAGE_PATH = re.compile(r"/(?:executions/[^/]+|tests|requests|style\.css|favicon\.ico)?")
 #: how often the executions page reloads itself unless ``?refresh=0``
 REFRESH_SECONDS = 5
 HTML = "text/html; charset=utf-8"
