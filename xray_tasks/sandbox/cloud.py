@@ -26,7 +26,8 @@ from xray_tasks.sandbox.imports import ExecutionFields, ImportRequest, Outcome, 
 from xray_tasks.sandbox.issuedata import execution_fields, load_json_part, test_defaults
 from xray_tasks.sandbox.multipart import Part
 
-__all__ = ["QUERY_PARAMS", "authenticate", "authorize", "import_execution", "options_from_query"]
+__all__ = ["QUERY_PARAMS", "authenticate", "authorize", "authorize_api", "check_query", "import_execution",
+           "options_from_query"]
 
 QUERY_PARAMS = ("projectKey", "testExecKey", "testPlanKey", "testEnvironments", "revision", "fixVersion")
 XML_TYPES = ("application/xml", "text/xml")
@@ -72,11 +73,16 @@ def authorize_api(rt: Runtime, req: Request) -> None:
         raise ApiError(401, errors.REGION_MISMATCH)
 
 
+def check_query(req: Request, allowed: tuple[str, ...]) -> None:
+    """400, as Xray answers, for a query parameter the endpoint does not take."""
+    unknown = [name for name, _ in req.query if name not in allowed]
+    if unknown:
+        raise ApiError(400, errors.unknown_query_params(unknown, allowed))
+
+
 def options_from_query(req: Request) -> tuple[ExecutionFields, str | None]:
     """Execution fields and testExecKey from the query; 400 on unknown names or neither project nor key."""
-    unknown = [name for name, _ in req.query if name not in QUERY_PARAMS]
-    if unknown:
-        raise ApiError(400, errors.unknown_query_params(unknown, QUERY_PARAMS))
+    check_query(req, QUERY_PARAMS)
     exec_key = req.param("testExecKey")
     project = req.param("projectKey")
     if exec_key is None and project is None:

@@ -51,12 +51,6 @@ _PARTS_DESCRIBED = "a part 'file' (a .feature or a .zip of them) and optionally 
 _SERVER_TYPE_NAMES = {"Precondition": "Pre-Condition"}
 
 
-def _check_query(req: Request, allowed: tuple[str, ...]) -> None:
-    unknown = [name for name, _ in req.query if name not in allowed]
-    if unknown:
-        raise ApiError(400, errors.unknown_query_params(unknown, allowed))
-
-
 def _project(rt: Runtime, ref: str) -> str:
     row = rt.store.project(ref)
     if row is None:
@@ -106,7 +100,7 @@ def _server_ref(rt: Runtime, row: sqlite3.Row) -> dict[str, Any]:
 def cloud_import(rt: Runtime, req: Request) -> Response:
     """``POST /api/v1|v2/import/feature``."""
     cloud.authorize_api(rt, req)
-    _check_query(req, ("projectKey", "projectId", "source"))
+    cloud.check_query(req, ("projectKey", "projectId", "source"))
     ref = req.param("projectKey") or req.param("projectId")
     if ref is None:
         raise ApiError(400, errors.FEATURE_PROJECT_REQUIRED)
@@ -120,7 +114,7 @@ def cloud_import(rt: Runtime, req: Request) -> Response:
 def server_import(rt: Runtime, req: Request) -> Response:
     """``POST /rest/raven/1.0|2.0|latest/import/feature``."""
     server_dc.authorize(rt, req)
-    _check_query(req, ("projectKey", "updateRepository"))
+    cloud.check_query(req, ("projectKey", "updateRepository"))
     ref = req.param("projectKey")
     if ref is None:
         raise ApiError(400, errors.FEATURE_PROJECT_KEY_REQUIRED)
@@ -138,7 +132,7 @@ def server_import(rt: Runtime, req: Request) -> Response:
 
 
 def _export(rt: Runtime, req: Request, *, cloud_names: bool) -> list[tuple[str, str]]:
-    _check_query(req, ("keys", "filter", "fz"))
+    cloud.check_query(req, ("keys", "filter", "fz"))
     files = export_features(rt, split_keys(req.param("keys")), req.param("filter"), cloud=cloud_names)
     req.record["note"] = f"{len(files)} feature file(s)"
     return files

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from xray_tasks.formats.enriched import TestDetails
 
-__all__ = ["RECORDS_SCHEMA", "RECORDS_TABLES", "RunRecords", "upgrade_records"]
+__all__ = ["RECORDS_SCHEMA", "RECORDS_TABLES", "RunRecords", "json_value", "upgrade_records"]
 
 RECORDS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_details (
@@ -58,7 +58,8 @@ _RUN_COLUMNS = ("r.id, r.execution_id, r.test_id, r.name, r.definition, r.status
                 "r.updated, t.key AS test_key, e.key AS execution_key")
 
 
-def _json(text: str | None, empty: Any) -> Any:
+def json_value(text: str | None, empty: Any) -> Any:
+    """A JSON column's value, or ``empty`` when it is NULL."""
     return empty if text is None else json.loads(text)
 
 
@@ -112,11 +113,11 @@ class RunRecords:
             return {"comment": None, "failure": None, "defects": [], "evidence": evidence, "started": None,
                     "finished": None, "executed_by": None, "assignee": None, "iterations": [], "examples": [],
                     "custom_fields": {}}
-        return {"comment": row["comment"], "failure": row["failure"], "defects": _json(row["defects"], []),
+        return {"comment": row["comment"], "failure": row["failure"], "defects": json_value(row["defects"], []),
                 "evidence": evidence,
                 "started": row["started"], "finished": row["finished"], "executed_by": row["executed_by"],
-                "assignee": row["assignee"], "iterations": _json(row["iterations"], []),
-                "examples": _json(row["examples"], []), "custom_fields": _json(row["custom_fields"], {})}
+                "assignee": row["assignee"], "iterations": json_value(row["iterations"], []),
+                "examples": json_value(row["examples"], []), "custom_fields": json_value(row["custom_fields"], {})}
 
     def evidence_file(self, evidence_id: int) -> dict[str, Any] | None:
         """One evidence file with the bytes kept of it (``data``), or None."""

@@ -11,11 +11,11 @@ order :data:`STATUS_ORDER`, then any other name alphabetically.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from xray_tasks.sandbox.records import json_value
 from xray_tasks.sandbox.statuses import in_dialect
 from xray_tasks.sandbox.store import Store
 
@@ -65,10 +65,6 @@ def _bar(counts: dict[str, int]) -> list[StatusCount]:
     return out
 
 
-def _json(text: str | None, empty: Any) -> Any:
-    return empty if text is None else json.loads(text)
-
-
 def _plans_by_execution(store: Store) -> dict[int, list[str]]:
     """Test Execution id → the Test Plans it belongs to (its Test Plan field and linked plans), one query."""
     plans: dict[int, list[str]] = defaultdict(list)
@@ -89,7 +85,7 @@ def executions_page(store: Store) -> list[dict[str, Any]]:
                     "x.imports FROM executions x JOIN issues i ON i.id = x.issue_id ORDER BY i.id DESC")
     return [{"key": r["key"], "summary": r["summary"], "created": r["created"], "format": r["format"],
              "multipart": bool(r["multipart"]), "dialect": r["dialect"], "imports": r["imports"],
-             "environments": _json(r["environments"], []), "test_plans": plans.get(r["id"], []),
+             "environments": json_value(r["environments"], []), "test_plans": plans.get(r["id"], []),
              "bar": _bar(counts.get(r["id"], {})), "total": sum(counts.get(r["id"], {}).values())}
             for r in rows]
 
@@ -111,7 +107,7 @@ def execution_page(store: Store, key: str) -> dict[str, Any] | None:
     runs = [{"test_key": r["test_key"], "test_summary": r["test_summary"], "name": r["name"],
              "status": in_dialect(r["status"], "cloud"), "css": status_class(r["status"]),
              "duration": r["duration"], "failure": r["failure"], "comment": r["comment"],
-             "defects": _json(r["defects"], []), "started": r["started"], "finished": r["finished"],
+             "defects": json_value(r["defects"], []), "started": r["started"], "finished": r["finished"],
              "evidence": evidence.get(r["id"], [])}
             for r in store._q("SELECT r.id, r.name, r.status, r.duration, t.key AS test_key, "
                               "t.summary AS test_summary, d.comment, d.failure, d.defects, d.started, d.finished "
@@ -125,10 +121,10 @@ def execution_page(store: Store, key: str) -> dict[str, Any] | None:
     return {"key": row["key"], "summary": row["summary"], "project": row["project"], "created": row["created"],
             "updated": row["updated"], "description": row["description"], "format": row["format"],
             "endpoint": row["endpoint"], "dialect": row["dialect"], "multipart": bool(row["multipart"]),
-            "imports": row["imports"], "revision": row["revision"], "labels": _json(row["labels"], []),
-            "fix_versions": _json(row["fix_versions"], []), "environments": _json(row["environments"], []),
-            "test_plans": _plans_of(store, row["id"]), "info": _json(row["info"], None),
-            "test_info": _json(row["test_info"], None), "runs": runs, "bar": _bar(dict(counts)),
+            "imports": row["imports"], "revision": row["revision"], "labels": json_value(row["labels"], []),
+            "fix_versions": json_value(row["fix_versions"], []), "environments": json_value(row["environments"], []),
+            "test_plans": _plans_of(store, row["id"]), "info": json_value(row["info"], None),
+            "test_info": json_value(row["test_info"], None), "runs": runs, "bar": _bar(dict(counts)),
             "total": len(runs), "requests": requests}
 
 
@@ -150,14 +146,14 @@ def tests_page(store: Store) -> list[dict[str, Any]]:
     rows = store._q("SELECT i.id, i.key, i.summary, i.created, t.test_type, t.definition, t.labels FROM tests t "
                     "JOIN issues i ON i.id = t.issue_id ORDER BY i.id DESC")
     return [{"key": r["key"], "summary": r["summary"], "created": r["created"], "type": r["test_type"],
-             "definition": r["definition"], "labels": _json(r["labels"], []), "runs": runs.get(r["id"], [])}
+             "definition": r["definition"], "labels": json_value(r["labels"], []), "runs": runs.get(r["id"], [])}
             for r in rows]
 
 
 def _request(row: Any) -> dict[str, Any]:
     item = dict(row)
-    item["query"] = _json(item["query"], {})
-    item["parts"] = _json(item["parts"], [])
+    item["query"] = json_value(item["query"], {})
+    item["parts"] = json_value(item["parts"], [])
     item["ok"] = item["status"] is not None and 200 <= item["status"] < 300
     return item
 
