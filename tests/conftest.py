@@ -16,10 +16,12 @@ pytest_plugins = ["tests.runners"]
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """No XRAY_*/INVOKE_* variable, proxy or .env of the developer's leaks into a test; the token cache
+    """No XRAY_*/INVOKE_* variable, proxy or .env of the developer's leaks into a test, nor what the CI running
+    the suite sets and xray-tasks reads (GitHub Actions' GITHUB_*, GitLab's shard index); the token cache
     lives in a temporary folder."""
     for name in list(os.environ):
-        if name.startswith(("XRAY_", "INVOKE_")) or name.lower() in ("https_proxy", "http_proxy", "all_proxy"):
+        if name.startswith(("XRAY_", "INVOKE_", "GITHUB_", "CI_NODE_")) \
+                or name.lower() in ("https_proxy", "http_proxy", "all_proxy"):
             monkeypatch.delenv(name, raising=False)
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
