@@ -275,7 +275,7 @@ def bench_drill(files: int, cases: int, latency_ms: int) -> dict[str, float]:
     return row
 
 
-def bench_enrich(size_mb: float, files: int, runs: int) -> dict[str, float]:
+def bench_enrich(size_mb: float, files: int, runs: int) -> None:
     """A JUnit report of ``size_mb`` with a map naming tests (a glob over one suite in ten, plus one key) and
     ``files`` evidence files (20 KiB each) named after failing tests, imported into the sandbox (which
     accepts without parsing: the figures are the client's); checks that the body grew by the evidence's

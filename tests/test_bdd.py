@@ -620,7 +620,7 @@ def test_tag_prefix_settings_are_checked(sb: Sandbox, tmp_path: Path) -> None:
     assert bare.returncode == 0 and re.search(r'Scenario "Bare" +→ DEMO-4$', bare.stdout, re.M), bare.stdout
 
 
-def test_download_streams_to_disk_past_the_json_answer_cap(sb: Sandbox, tmp_path: Path) -> None:
+def test_download_streams_to_disk_past_the_json_answer_cap(tmp_path: Path) -> None:
     """An export larger than the 8 MiB cap on JSON answers is streamed to disk and unpacked whole."""
     body = zip_of(*((f"{n}.feature", FEATURE + os.urandom(3 << 20)) for n in range(3)))
     assert len(body) > 8 << 20

@@ -5,7 +5,6 @@ anything is created, or after with the key still shown."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,6 @@ from xray_tasks.sandbox import Sandbox
 
 SERVER_FIELDS = {"XRAY_SERVER_TEST_PLAN_FIELD": "customfield_11807",
                  "XRAY_SERVER_ENVIRONMENTS_FIELD": "customfield_11805"}
-
-
-@pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    with Sandbox() as sandbox:
-        yield sandbox
 
 
 def env_for(sb: Sandbox, tmp: Path, dialect: str, **extra: str) -> dict[str, str]:

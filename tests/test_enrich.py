@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.cli_helpers import sandbox_env, seeded_sandbox, xray_tasks
-from tests.runners import FIXTURES, REPO, _cucumber_js, _env
+from tests.runners import FIXTURES, REPO, _env
 from xray_tasks import reruns
 from xray_tasks.errors import SettingsError
 from xray_tasks.evidence import EvidenceFile, EvidenceIndex
@@ -649,8 +649,6 @@ def test_rewrite_memory_stays_flat_on_a_large_report(tmp_path: Path) -> None:
 
 def test_cucumber_js_report_is_left_alone(sb: Any, tmp_path: Path, cucumber_report: Path) -> None:
     """cucumber-js JSON with evidence asked for: a note, and the report sent unchanged."""
-    if _cucumber_js() is None:
-        pytest.skip("cucumber-js not found")
     shots = tmp_path / "shots"
     shots.mkdir()
     (shots / "x.png").write_bytes(SHOT)

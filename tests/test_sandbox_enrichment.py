@@ -488,7 +488,7 @@ def test_robot_tags_name_the_test_link_requirements_and_label(sandbox: Sandbox, 
     assert (unknown.status_code, unknown.json()["error"]) == (400, "Test issue with key DEMO-99 not found.")
 
 
-def test_a_later_import_replaces_the_run_with_all_it_holds(sandbox: Sandbox, cloud: Cloud) -> None:
+def test_a_later_import_replaces_the_run_with_all_it_holds(sandbox: Sandbox) -> None:
     """Re-importing a Test into the same execution replaces its run: status, comment and evidence of the
     earlier import are gone, and the old evidence download no longer exists."""
     sandbox.store.create_test("CALC", "by key")

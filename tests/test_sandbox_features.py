@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.cloud_api import CLIENT
 from tests.runners import _cucumber_js, _env
 from xray_tasks.gherkin import GherkinError, parse
 from xray_tasks.sandbox import Sandbox
 from xray_tasks.sandbox.featurezip import MAX_ENTRIES, MAX_FILE_BYTES
 
 DIALECTS = ["cloud", "server"]
-CLIENT = {"client_id": "sandbox-client", "client_secret": "sandbox-secret"}
 RUN_TIMEOUT = 120
 
 
@@ -118,13 +117,6 @@ class Xray:
 
     def test_keys(self) -> list[str]:
         return [t["key"] for t in self.http.get("/sandbox/tests").json()]
-
-
-@pytest.fixture
-def sb() -> Iterator[Sandbox]:
-    sandbox = Sandbox().start()
-    yield sandbox
-    sandbox.close()
 
 
 @pytest.fixture(params=DIALECTS)

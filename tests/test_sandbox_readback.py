@@ -356,7 +356,6 @@ def test_eight_concurrent_shards_import_into_one_graphql_execution(tmp_path: Pat
     imports are all counted."""
     with Sandbox(db=tmp_path / "xray.db" if on_disk else ":memory:") as sandbox:
         _eight_shards(sandbox)
-    sandbox.close()
 
 
 def _eight_shards(sandbox: Sandbox) -> None:
