@@ -174,7 +174,7 @@ def test_github_actions_matrix_creates_shards_and_finalizes(sb: Sandbox, project
         shards = list(pool.map(lambda cell: github_job(
             "test", jobs["test"], workflow, {**context, "matrix.shard": str(cell)}, sb, project,
             tmp_path / f"test-{cell}", artifacts), cells))
-    assert [code for code, _, _ in shards] == [0, 0, 1, 0], [p for _, _, p in shards]  # module 3 fails
+    assert [code for code, _, _ in shards] == [0, 0, 1, 0], "\n".join(p for _, _, p in shards)  # module 3 fails
     code, _, printed = github_job("finalize", jobs["finalize"], workflow, context, sb, project,
                                   tmp_path / "finalize", artifacts)
     check_pipeline(sb, key, subprocess.CompletedProcess([], code, printed, ""))
@@ -319,7 +319,7 @@ def test_jenkins_matrix_shards_share_one_agent_and_authenticate_once(sb: Sandbox
     [(shard_cmd, _)] = jenkins_commands(text[m_start:m_end])
     with ThreadPoolExecutor(len(values)) as pool:
         shards = list(pool.map(lambda v: run(shard_cmd, {axis.group(1): v}), values))
-    assert [p.returncode for p in shards] == [0, 0, 1, 0], [p.stderr for p in shards]
+    assert [p.returncode for p in shards] == [0, 0, 1, 0], "\n".join(p.stderr for p in shards)
     [(finalize_cmd, _)] = jenkins_commands(text[p_start:])
     check_pipeline(sb, key, run(finalize_cmd))
     stored = sb.store.execution(key)

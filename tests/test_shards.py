@@ -87,7 +87,7 @@ def test_eight_shards_import_at_once_and_finalize_verifies_the_whole(sb: Sandbox
     key = created.stdout.strip()
 
     shards = run_together(shard_imports(key, reports, records), env, tmp_path)
-    assert [p.returncode for p in shards] == [0] * 8, [p.stderr for p in shards if p.returncode]
+    assert [p.returncode for p in shards] == [0] * 8, "\n".join(p.stderr for p in shards if p.returncode)
     assert all(f"into {key}" in p.stdout for p in shards)
     stored = sb.store.execution(key)
     assert stored is not None and stored["imports"] == 8
@@ -115,7 +115,7 @@ def test_shards_with_an_empty_token_cache_authenticate_once(sb: Sandbox, tmp_pat
     assert not (tmp_path / "tokens.json").exists()
     [report] = shard_reports(tmp_path, 1)  # the same Tests from every shard: the imports replace one another
     shards = run_together(shard_imports(key, [report] * 8, tmp_path), env, tmp_path)
-    assert [p.returncode for p in shards] == [0] * 8, [p.stderr for p in shards if p.returncode]
+    assert [p.returncode for p in shards] == [0] * 8, "\n".join(p.stderr for p in shards if p.returncode)
     assert authentications(sb) - before == 1
     stored = sb.store.execution(key)
     assert stored is not None and stored["imports"] == 8 and stored["total"] == TESTS_PER_SHARD
